@@ -1,0 +1,3 @@
+"""annotations.*: Istio's annotations analyzers."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""auth.*: Istio's auth analyzers."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""deployment.*: Istio's deployment analyzers."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""deprecation.*: Istio's deprecation analyzers."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""destinationrule.*: Istio's destinationrule analyzers."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""injection.*: Istio's injection analyzers."""
+
+from __future__ import annotations

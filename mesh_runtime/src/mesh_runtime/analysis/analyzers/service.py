@@ -1,0 +1,3 @@
+"""service.*: Istio's service analyzers."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""serviceentry.*: Istio's serviceentry analyzers."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""sidecar.*: Istio's sidecar analyzers."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""virtualservice.*: Istio's virtualservice analyzers."""
+
+from __future__ import annotations

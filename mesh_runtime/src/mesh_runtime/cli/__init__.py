@@ -1,0 +1,1 @@
+"""`meshctl`: the mesh's command line, speaking istioctl's language."""

@@ -1,0 +1,57 @@
+"""The `meshctl` entry point."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import IO
+
+from .. import __version__
+from . import analyze, version
+from .errors import EXIT_ERROR, CommandError
+from .flags import ArgumentParser
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
+        prog="meshctl",
+        description="meshctl controls meshlab's service mesh; its commands speak istioctl's language.",
+    )
+    parser.add_argument("--version", action="version", version=f"meshctl {__version__}")
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    analyze.register(subparsers)
+    version.register(subparsers)
+    return parser
+
+
+def run(
+    argv: Sequence[str] | None = None,
+    stdin: IO[str] | None = None,
+    stdout: IO[str] | None = None,
+    stderr: IO[str] | None = None,
+) -> int:
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        handler = getattr(args, "handler", None)
+        if handler is None:
+            parser.print_help(stderr)
+            return 64
+        return int(handler(args, stdin, stdout, stderr))
+    except CommandError as exc:
+        stdout.flush()
+        stderr.write(f"Error: {exc}\n")
+        return exc.code
+    except KeyboardInterrupt:
+        stderr.write("Error: interrupted\n")
+        return 130
+    except Exception as exc:  # a bug: say so in one line, never a traceback
+        stderr.write(f"Error: internal error in meshctl ({type(exc).__name__}: {exc}); please report it\n")
+        return EXIT_ERROR
+
+
+def main() -> None:
+    sys.exit(run())
