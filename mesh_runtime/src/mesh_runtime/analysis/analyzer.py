@@ -24,7 +24,9 @@ class Analyzer:
 _REGISTRY: dict[str, Analyzer] = {}
 
 
-def analyzer(name: str, description: str, inputs: tuple[Kind, ...]) -> Callable[[AnalyzeFunction], AnalyzeFunction]:
+def analyzer(
+    name: str, description: str, inputs: tuple[Kind, ...]
+) -> Callable[[AnalyzeFunction], AnalyzeFunction]:
     """Register a function as the analyzer `name`."""
 
     def register(function: AnalyzeFunction) -> AnalyzeFunction:

@@ -34,5 +34,9 @@ def render_yaml(messages: Sequence[Message]) -> str:
     if not messages:
         return "[]\n"
     return yaml.safe_dump(
-        [m.to_dict() for m in messages], default_flow_style=False, sort_keys=True, allow_unicode=True, width=1 << 20
+        [m.to_dict() for m in messages],
+        default_flow_style=False,
+        sort_keys=True,
+        allow_unicode=True,
+        width=1 << 20,
     )

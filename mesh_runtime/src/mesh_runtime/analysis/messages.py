@@ -22,9 +22,7 @@ class MessageType:
     level: Level
     template: str
 
-    def __call__(
-        self, resource: Resource | None, *args: Any, field_path: str | None = None
-    ) -> Message:
+    def __call__(self, resource: Resource | None, *args: Any, field_path: str | None = None) -> Message:
         return Message(self, tuple(args), resource, field_path)
 
 
@@ -92,7 +90,9 @@ class Message:
         """Istio's order: level, code, messages without a resource first, then resource, then text."""
         resource = self.resource
         resource_key = (
-            (1, resource.kind.kind, resource.name, resource.namespace) if resource is not None else (0, "", "", "")
+            (1, resource.kind.kind, resource.name, resource.namespace)
+            if resource is not None
+            else (0, "", "", "")
         )
         return (self.level.sort_order, self.code, resource_key, self.render())
 

@@ -21,7 +21,11 @@ def ingress_gateway_standins(mesh_config: MeshConfig) -> tuple[Resource, ...]:
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": f"{mesh_config.ingress_service}-dummypod", "namespace": namespace, "labels": labels},
+        "metadata": {
+            "name": f"{mesh_config.ingress_service}-dummypod",
+            "namespace": namespace,
+            "labels": labels,
+        },
         "spec": {"containers": [{"name": "istio-proxy"}]},
     }
     service = {
@@ -31,7 +35,8 @@ def ingress_gateway_standins(mesh_config: MeshConfig) -> tuple[Resource, ...]:
         "spec": {
             "selector": labels,
             "ports": [
-                {"name": name, "port": port, "protocol": "TCP", "targetPort": port} for name, port in _STANDIN_PORTS
+                {"name": name, "port": port, "protocol": "TCP", "targetPort": port}
+                for name, port in _STANDIN_PORTS
             ],
         },
     }

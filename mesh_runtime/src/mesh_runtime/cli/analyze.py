@@ -9,7 +9,15 @@ from collections.abc import Sequence
 from typing import IO
 
 from .. import ISTIO_API_VERSION
-from ..analysis import AnalysisRequest, Level, Suppression, SuppressionError, all_analyzers, analyze, parse_level
+from ..analysis import (
+    AnalysisRequest,
+    Level,
+    Suppression,
+    SuppressionError,
+    all_analyzers,
+    analyze,
+    parse_level,
+)
 from ..analysis.formatting import FORMATS, LOG, render
 from ..analysis.meshconfig import MeshConfigError, load_mesh_config
 from ..analysis.standins import ingress_gateway_standins
@@ -60,12 +68,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument("files", nargs="*", metavar="FILE|DIR|-", help="files, directories or - for stdin")
     add_boolean(
-        parser, "-k", "--use-kube", default=True, help="analyze the live mesh as well as the files (default true)"
+        parser,
+        "-k",
+        "--use-kube",
+        default=True,
+        help="analyze the live mesh as well as the files (default true)",
     )
-    parser.add_argument("-A", "--all-namespaces", action="store_true", help="report messages for all namespaces")
-    parser.add_argument("-n", "--namespace", default=None, help="the namespace to report messages for (default)")
     parser.add_argument(
-        "-i", "--istioNamespace", default="istio-system", help="the mesh's root namespace (default istio-system)"
+        "-A", "--all-namespaces", action="store_true", help="report messages for all namespaces"
+    )
+    parser.add_argument(
+        "-n", "--namespace", default=None, help="the namespace to report messages for (default)"
+    )
+    parser.add_argument(
+        "-i",
+        "--istioNamespace",
+        default="istio-system",
+        help="the mesh's root namespace (default istio-system)",
     )
     parser.add_argument(
         "--failure-threshold",
@@ -86,8 +105,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         action="append",
         default=[],
         metavar="CODE=PATTERN",
-        help="suppress messages with CODE for resources matching PATTERN ('Kind ns/name', * matches anything); "
-        "repeatable, e.g. -S 'IST0103=Pod testing/*'",
+        help="suppress messages with CODE for resources matching PATTERN ('Kind ns/name', * matches "
+        "anything); repeatable, e.g. -S 'IST0103=Pod testing/*'",
     )
     parser.add_argument(
         "--analyzer",
@@ -98,15 +117,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument("-L", "--list-analyzers", action="store_true", help="list the analyzers and exit")
     parser.add_argument(
-        "--meshConfigFile", action="append", default=[], metavar="FILE", help="mesh config (MeshConfig YAML) to use"
+        "--meshConfigFile",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="mesh config (MeshConfig YAML) to use",
     )
     parser.add_argument(
-        "--ignore-unknown", action="store_true", help="exit 0 rather than 65 when some files could not be parsed"
+        "--ignore-unknown",
+        action="store_true",
+        help="exit 0 rather than 65 when some files could not be parsed",
     )
     add_boolean(parser, "--color", default=_default_color(), help="color the level of each message")
-    parser.add_argument("-v", "--verbose", action="store_true", help="print which files and analyzers were used")
     parser.add_argument(
-        "-R", "--recursive", action="store_true", help="accepted for compatibility: directories are always recursive"
+        "-v", "--verbose", action="store_true", help="print which files and analyzers were used"
+    )
+    parser.add_argument(
+        "-R",
+        "--recursive",
+        action="store_true",
+        help="accepted for compatibility: directories are always recursive",
     )
     parser.add_argument("--timeout", default="30s", help="accepted for compatibility with istioctl")
     parser.set_defaults(handler=run)
@@ -129,8 +159,8 @@ def run(args: argparse.Namespace, stdin: IO[str], stdout: IO[str], stderr: IO[st
     suppressions = _suppressions(args.suppress, stderr)
     if args.use_kube:
         raise CommandError(
-            "analyzing the live mesh needs a running control plane (meshd), which this lab does not have yet; "
-            "pass --use-kube=false to analyze files only"
+            "analyzing the live mesh needs a running control plane (meshd), which this lab does not have "
+            "yet; pass --use-kube=false to analyze files only"
         )
     if not args.files:
         raise CommandError("no files to analyze: give files, directories or - (stdin)", EXIT_USAGE)
@@ -138,7 +168,9 @@ def run(args: argparse.Namespace, stdin: IO[str], stdout: IO[str], stderr: IO[st
         mesh_config = load_mesh_config(args.meshConfigFile)
     except MeshConfigError as exc:
         raise CommandError(str(exc)) from exc
-    mesh_config = mesh_config.merged({"rootNamespace": mesh_config.raw.get("rootNamespace", args.istioNamespace)})
+    mesh_config = mesh_config.merged(
+        {"rootNamespace": mesh_config.raw.get("rootNamespace", args.istioNamespace)}
+    )
     if "-" in args.files and stdin.isatty() and output == LOG:
         stdout.write("Reading from stdin:\n")
     try:
@@ -146,7 +178,9 @@ def run(args: argparse.Namespace, stdin: IO[str], stdout: IO[str], stderr: IO[st
     except InputNotFoundError as exc:
         raise CommandError(f"{exc}: no such file or directory") from exc
     for skipped in loaded.skipped_files:
-        stderr.write(f"Skipping file {skipped}, recognized file extensions are: [{' '.join(RECOGNIZED_EXTENSIONS)}]\n")
+        stderr.write(
+            f"Skipping file {skipped}, recognized file extensions are: [{' '.join(RECOGNIZED_EXTENSIONS)}]\n"
+        )
     if loaded.errors:
         stderr.write("Error(s) adding files:\n")
         for error in loaded.errors:
@@ -251,8 +285,10 @@ def _no_issues_line(files: Sequence[str], target: str, unparsed: int) -> str:
     if unparsed:
         plural = "file" if unparsed == 1 else "files"
         what = files[0] if len(files) == 1 else target
-        return f"No validation issues found when analyzing {what} (but {unparsed} {plural} could not be parsed).\n"
+        return (
+            f"No validation issues found when analyzing {what} "
+            f"(but {unparsed} {plural} could not be parsed).\n"
+        )
     if len(files) > 1:
         return "\u2714 No validation issues found when analyzing:\n" + "".join(f"  - {f}\n" for f in files)
     return f"\u2714 No validation issues found when analyzing {files[0] if files else target}.\n"
-

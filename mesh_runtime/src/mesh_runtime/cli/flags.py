@@ -26,4 +26,6 @@ def boolean(text: str) -> bool:
 
 def add_boolean(parser: argparse.ArgumentParser, *names: str, default: bool, help: str) -> None:
     """A flag that is true when given alone and takes `=true|false` like a Go boolean flag."""
-    parser.add_argument(*names, type=boolean, nargs="?", const=True, default=default, metavar="BOOL", help=help)
+    parser.add_argument(
+        *names, type=boolean, nargs="?", const=True, default=default, metavar="BOOL", help=help
+    )

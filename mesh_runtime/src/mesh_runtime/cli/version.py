@@ -20,12 +20,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser = subparsers.add_parser(
         "version",
         help="Print the client, control plane and data plane versions",
-        description="Print the version of meshctl and, when a control plane answers, of meshd and the proxies.",
+        description="Print the version of meshctl and, when a control plane answers, of meshd and proxies.",
         epilog="examples:\n  meshctl version\n  meshctl version -o json\n  meshctl version --remote=false",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_boolean(parser, "-s", "--short", default=True, help="print versions only (default true)")
-    parser.add_argument("-o", "--output", default="", help="output format: json or yaml (default: lines of text)")
+    parser.add_argument(
+        "-o", "--output", default="", help="output format: json or yaml (default: lines of text)"
+    )
     add_boolean(parser, "--remote", default=True, help="ask the control plane too (default true)")
     parser.add_argument(
         "--control-plane",

@@ -1,7 +1,15 @@
 """The config model: kinds, resources, loading from files and stdin, and Istio's host names."""
 
 from .kinds import Kind
-from .loader import InputNotFoundError, LoadError, LoadResult, ResourceError, load_paths, load_text, parse_resource
+from .loader import (
+    InputNotFoundError,
+    LoadError,
+    LoadResult,
+    ResourceError,
+    load_paths,
+    load_text,
+    parse_resource,
+)
 from .model import Resource, ResourceKey, Source
 
 __all__ = [

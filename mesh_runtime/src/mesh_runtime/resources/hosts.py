@@ -77,7 +77,7 @@ def split_namespaced_host(host: str, own_namespace: str) -> tuple[str, str]:
 
 
 def gateway_reference(reference: str, namespace: str) -> tuple[str, str]:
-    """A VirtualService `gateways` entry as (namespace, name): `ns/name`, or a bare name in the VS namespace."""
+    """A VirtualService `gateways` entry as (namespace, name): `ns/name`, or a bare name in its namespace."""
     gw_namespace, sep, name = reference.partition("/")
     if sep:
         return gw_namespace, name

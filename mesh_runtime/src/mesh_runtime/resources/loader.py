@@ -237,7 +237,9 @@ def _add_document(
     if not isinstance(data, dict):
         found = type(data).__name__ if not isinstance(data, list) else "a list"
         result.errors.append(
-            LoadError(path, start_line, f"a document must be a mapping with apiVersion and kind, found {found}")
+            LoadError(
+                path, start_line, f"a document must be a mapping with apiVersion and kind, found {found}"
+            )
         )
         return
     if data.get("kind") == "List" and isinstance(data.get("items"), list):
@@ -254,7 +256,11 @@ def _add_document(
 def _list_item_nodes(node: yaml.Node) -> list[yaml.Node]:
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode) and key.value == "items" and isinstance(value, yaml.SequenceNode):
+            if (
+                isinstance(key, yaml.ScalarNode)
+                and key.value == "items"
+                and isinstance(value, yaml.SequenceNode)
+            ):
                 return list(value.value)
     return []
 
@@ -282,11 +288,15 @@ def parse_resource(data: Any, source: Source | None = None) -> Resource:
     if not isinstance(data, dict):
         raise ResourceError("a resource must be a mapping with apiVersion, kind and metadata")
     api_version, kind_name = data.get("apiVersion"), data.get("kind")
-    missing = [name for name, value in (("apiVersion", api_version), ("kind", kind_name)) if value in (None, "")]
+    missing = [
+        name for name, value in (("apiVersion", api_version), ("kind", kind_name)) if value in (None, "")
+    ]
     if missing:
         raise ResourceError(f"missing {' and '.join(missing)}: every resource needs apiVersion and kind")
     if not isinstance(api_version, str):
-        raise ResourceError(f"apiVersion: must be a string such as networking.istio.io/v1, found {api_version!r}")
+        raise ResourceError(
+            f"apiVersion: must be a string such as networking.istio.io/v1, found {api_version!r}"
+        )
     if not isinstance(kind_name, str):
         raise ResourceError(f"kind: must be a string such as VirtualService, found {kind_name!r}")
     kind = _resolve_kind(api_version, kind_name)
@@ -321,11 +331,15 @@ def _resolve_kind(api_version: str, kind_name: str) -> Kind:
     if known is not None:
         if version not in known.versions:
             served = ", ".join(f"{group + '/' if group else ''}{v}" for v in known.versions)
-            raise ResourceError(f"apiVersion {api_version} is not served for {kind_name}; use one of: {served}")
+            raise ResourceError(
+                f"apiVersion {api_version} is not served for {kind_name}; use one of: {served}"
+            )
         return known
     if group in kinds.ISTIO_GROUPS:
         known_here = ", ".join(k.kind for k in kinds.kinds_in_group(group))
-        hint = f"; did you mean {guess}?" if (guess := _closest(kind_name, kinds.kinds_in_group(group))) else ""
+        hint = (
+            f"; did you mean {guess}?" if (guess := _closest(kind_name, kinds.kinds_in_group(group))) else ""
+        )
         raise ResourceError(f"unknown kind {kind_name} in {group} (known kinds: {known_here}){hint}")
     return Kind(group, kind_name, (version,), namespaced=True, modelled=False)
 

@@ -34,7 +34,9 @@ def _check_gateway_ports(context: AnalysisContext, gateway: Resource) -> None:
     line_field = field_path("spec", "selector", first_label) if first_label else None
     pods = [pod for pod in context.each(POD) if selector_matches(selector, pod.labels)]
     if not pods:
-        context.report(REFERENCED_RESOURCE_NOT_FOUND(gateway, "selector", selector_string, field_path=line_field))
+        context.report(
+            REFERENCED_RESOURCE_NOT_FOUND(gateway, "selector", selector_string, field_path=line_field)
+        )
         return
     exposed = _ports_of_services_selecting(context, pods)
     for server in _list(gateway.spec.get("servers")):
@@ -43,7 +45,9 @@ def _check_gateway_ports(context: AnalysisContext, gateway: Resource) -> None:
             continue
         if port["number"] not in exposed:
             context.report(
-                GATEWAY_PORT_NOT_DEFINED_ON_SERVICE(gateway, port["number"], selector_string, field_path=line_field)
+                GATEWAY_PORT_NOT_DEFINED_ON_SERVICE(
+                    gateway, port["number"], selector_string, field_path=line_field
+                )
             )
 
 
