@@ -1,0 +1,5 @@
+"""`python -m mesh_runtime.cli` runs meshctl."""
+
+from .main import main
+
+main()
