@@ -182,7 +182,8 @@ def _load_chunk(chunk: str, path: str, first_line: int, start_line: int, result:
             _add_document(data, node, path, start_line, field_lines, first_line - 1, result)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = first_line + mark.line if mark is not None else start_line
+        last_line = first_line + max(chunk.count("\n") - (1 if chunk.endswith("\n") else 0), 0)
+        line = min(first_line + mark.line, last_line) if mark is not None else start_line
         problem = " ".join(filter(None, [exc.context, exc.problem])) or "invalid YAML"
         result.errors.append(LoadError(path, line, f"invalid YAML: {problem}"))
     except yaml.YAMLError as exc:
