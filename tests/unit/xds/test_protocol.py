@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import pytest
+
+from mesh_runtime.xds.protocol import Ack, Hello, Nack, ProtocolError, Push, dump, load
+from tests.unit.xds.test_codec import sample_config
+
+
+def test_messages_round_trip_as_single_lines() -> None:
+    config = sample_config()
+    for message in (
+        Hello(config.node),
+        Push("42", "n1", config),
+        Push("43", "n2", endpoints=config.endpoints),
+        Ack("42", "n1"),
+        Nack("43", "n2", "cluster outbound|9080||x: no endpoints"),
+    ):
+        line = dump(message)
+        assert line.endswith(b"\n") and line.count(b"\n") == 1
+        assert load(line) == message
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (b"{not json", "not JSON"),
+        (b"[1]", "type is hello, push, ack or nack"),
+        (b'{"type": "bye"}', "type is hello, push, ack or nack"),
+        (b'{"type": "ack", "version": 1, "nonce": "n"}', "Ack.version: expected str"),
+    ],
+)
+def test_bad_lines_are_protocol_errors(line: bytes, message: str) -> None:
+    with pytest.raises(ProtocolError, match=message):
+        load(line)
