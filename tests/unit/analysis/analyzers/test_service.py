@@ -76,6 +76,7 @@ spec:
     port: 15008
 """
 
+ANALYZER = "service.PortNameAnalyzer"
 EXTERNAL_NAMES = """\
 apiVersion: v1
 kind: Service
@@ -98,7 +99,7 @@ spec:
 def analyze(meshctl: MeshctlRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> list[str]:
     monkeypatch.chdir(tmp_path)
     Path("mesh.yaml").write_text(textwrap.dedent(text))
-    result = meshctl("analyze", "--use-kube=false", "-A", "--analyzer", "service.PortNameAnalyzer", "mesh.yaml")
+    result = meshctl("analyze", "--use-kube=false", "-A", "--analyzer", ANALYZER, "mesh.yaml")
     return [line for line in result.lines if line]
 
 
@@ -119,8 +120,8 @@ def test_external_name_services_get_their_own_warning_also_for_a_bare_tcp_name(
     meshctl: MeshctlRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     text = (
-        "Port name for ExternalName service is invalid. Proxy may prevent tcp named ports and unmatched traffic "
-        "for ports serving TCP protocol from being forwarded correctly"
+        "Port name for ExternalName service is invalid. Proxy may prevent tcp named ports and unmatched "
+        "traffic for ports serving TCP protocol from being forwarded correctly"
     )
     assert analyze(meshctl, tmp_path, monkeypatch, EXTERNAL_NAMES) == [
         f"Warning [IST0150] (Service shop/payments mesh.yaml:11) {text}",

@@ -43,7 +43,8 @@ def test_convert_protocol_follows_istio(
 
 
 def test_target_port_prints_number_name_or_zero() -> None:
-    assert [target_port_text(p) for p in ({"targetPort": 80}, {"targetPort": "http"}, {})] == ["80", "http", "0"]
+    ports = ({"targetPort": 80}, {"targetPort": "http"}, {})
+    assert [target_port_text(port) for port in ports] == ["80", "http", "0"]
 
 
 WORKLOADS = """\
