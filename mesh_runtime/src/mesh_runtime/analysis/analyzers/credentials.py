@@ -12,7 +12,7 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from ...resources import Resource
 from .util import as_mapping
@@ -23,6 +23,8 @@ TLS_CERT, TLS_KEY = "tls.crt", "tls.key"
 _PEM_BLOCK = re.compile(rb"-----BEGIN ([^\r\n]*?)-----\r?\n(.*?)-----END \1-----", re.DOTALL)
 _SEQUENCE, _INTEGER, _BIT_STRING, _UTC_TIME, _GENERALIZED_TIME = 0x30, 0x02, 0x03, 0x17, 0x18
 _VERSION_TAG = 0xA0
+_UTC_TIME_TEXT = re.compile(r"(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?(Z|[+-]\d{4})")
+_GENERALIZED_TIME_TEXT = re.compile(r"(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.\d+)?(Z|[+-]\d{4})")
 
 
 class CredentialError(ValueError):
@@ -161,19 +163,25 @@ def _element(der: bytes, offset: int) -> tuple[int, int, int]:
 
 
 def _time(tag: int, value: bytes) -> datetime:
+    """A UTCTime (`YYMMDDhhmm[ss]Z`, 19xx from 50) or a GeneralizedTime (`YYYYMMDDhhmmss[.f]Z`)."""
     text = value.decode("ascii", errors="replace")
+    pattern = {_UTC_TIME: _UTC_TIME_TEXT, _GENERALIZED_TIME: _GENERALIZED_TIME_TEXT}.get(tag)
+    match = pattern.fullmatch(text) if pattern is not None else None
+    if match is None:
+        raise CredentialError(f"the certificate's validity date {text!r} is malformed")
+    year, month, day, hour, minute, second, zone = match.groups()
+    full_year = int(year) if len(year) == 4 else int(year) + (1900 if int(year) >= 50 else 2000)
+    offset = timedelta(0)
+    if zone != "Z":
+        sign = -1 if zone[0] == "-" else 1
+        offset = sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5]))
     try:
-        if tag == _UTC_TIME:
-            parsed = datetime.strptime(text, "%y%m%d%H%M%SZ")
-            # RFC 5280: two-digit years 50-99 are 19xx (strptime's pivot is 69).
-            parsed = parsed.replace(year=(parsed.year % 100) + (1900 if parsed.year % 100 >= 50 else 2000))
-        elif tag == _GENERALIZED_TIME:
-            parsed = datetime.strptime(text.split(".")[0].removesuffix("Z") + "Z", "%Y%m%d%H%M%SZ")
-        else:
-            raise CredentialError("the certificate's validity is malformed")
+        moment = datetime(
+            full_year, int(month), int(day), int(hour), int(minute), int(second or 0), tzinfo=UTC
+        )
     except ValueError as exc:
         raise CredentialError(f"the certificate's validity date {text!r} is malformed") from exc
-    return parsed.replace(tzinfo=UTC)
+    return moment - offset
 
 
 def now_utc() -> datetime:
