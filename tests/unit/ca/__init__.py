@@ -1,0 +1,1 @@
+"""Tests of mesh_runtime.ca (a package, so its test module names cannot collide with other folders')."""
