@@ -301,3 +301,21 @@ def test_duplicate_certificates(
         "gateways [default/a default/b] may cause 404s if clients re-use HTTP2 connections."
     ]
     assert result.stdout == ("\n".join(expected) + "\n" if duplicate else "\n")
+
+
+def test_selector_keys_of_other_types_are_read_as_text(meshctl: MeshctlRunner, tmp_path: Path) -> None:
+    config = Config(
+        tmp_path,
+        gateway(
+            "odd",
+            "- port: {number: 80, name: http, protocol: HTTP}\n  hosts: ['*']\n",
+            selector="{1: a, istio: x}",
+        ),
+    )
+    for analyzer in (PORTS, CONFLICTS, SECRETS, CERTIFICATES):
+        result = config.analyze(meshctl, analyzer)
+        assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    assert config.analyze(meshctl, PORTS).lines == [
+        f"Error [IST0101] (Gateway default/odd {config.at('selector: {1: a')}) "
+        'Referenced selector not found: "1=a,istio=x"'
+    ]

@@ -24,6 +24,14 @@ NAME_PATH = field_path("metadata", "name")
 _HTTP_PROTOCOLS = frozenset({"HTTP", "HTTP2", "HTTP_PROXY", "GRPC", "GRPC-WEB"})
 
 
+def workload_selector(gateway: Resource) -> dict[str, str]:
+    """A Gateway's `selector` as label strings (a key or value of another type is read as its text)."""
+    return {
+        str(key): "" if value is None else str(value)
+        for key, value in as_mapping(gateway.spec.get("selector")).items()
+    }
+
+
 def selector_field_path(selector: Mapping[str, Any]) -> str | None:
     """The path of a selector's first label (sorted), whose line istioctl reports for selector messages."""
     return field_path("spec", "selector", sorted(selector)[0]) if selector else None
@@ -40,7 +48,7 @@ def ingress_gateway_port(context: AnalysisContext) -> None:
 
 
 def _check_gateway_ports(context: AnalysisContext, gateway: Resource) -> None:
-    selector = as_mapping(gateway.spec.get("selector"))
+    selector = workload_selector(gateway)
     selector_string = selector_text(selector)
     line_field = selector_field_path(selector)
     pods = [pod for pod in context.each(POD) if selector_matches(selector, pod.labels)]
@@ -109,7 +117,7 @@ def conflicting_gateways(context: AnalysisContext) -> None:
     """
     listeners = _listeners_by_selector_and_port(context)
     for gateway in context.each(GATEWAY):
-        selector = as_mapping(gateway.spec.get("selector"))
+        selector = workload_selector(gateway)
         text = selector_text(selector)
         same_workloads = [
             (port, group)
@@ -139,7 +147,7 @@ def conflicting_gateways(context: AnalysisContext) -> None:
 def _listeners_by_selector_and_port(context: AnalysisContext) -> dict[tuple[str, int], _Listeners]:
     listeners: dict[tuple[str, int], _Listeners] = {}
     for gateway in context.each(GATEWAY):
-        selector = as_mapping(gateway.spec.get("selector"))
+        selector = workload_selector(gateway)
         for server in as_list(gateway.spec.get("servers")):
             server = as_mapping(server)
             key = (selector_text(selector), _server_port(server))
@@ -203,7 +211,7 @@ def secrets(context: AnalysisContext) -> None:
     """
     now = now_utc()
     for gateway in context.each(GATEWAY):
-        selector = as_mapping(gateway.spec.get("selector"))
+        selector = workload_selector(gateway)
         workload = next((pod for pod in context.each(POD) if selector_matches(selector, pod.labels)), None)
         if workload is None:
             path = selector_field_path(selector)
@@ -244,11 +252,9 @@ def certificates(context: AnalysisContext) -> None:
     """
     gateways = context.each(GATEWAY)
     for gateway in gateways:
-        selector = as_mapping(gateway.spec.get("selector"))
+        selector = workload_selector(gateway)
         for other in gateways:
-            if other.key == gateway.key or not _selector_subset(
-                selector, as_mapping(other.spec.get("selector"))
-            ):
+            if other.key == gateway.key or not _selector_subset(selector, workload_selector(other)):
                 continue
             if _share_a_certificate(gateway, other):
                 names = [gateway.full_name, other.full_name]
