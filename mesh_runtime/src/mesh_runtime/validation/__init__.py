@@ -18,7 +18,7 @@ from ..resources import Resource
 from ..resources import kinds as k
 from ..resources.kinds import Kind
 from . import destinationrule, gateway, security, serviceentry, sidecar, virtualservice
-from .dsl import Record, Report
+from .dsl import Node, Record, Report
 from .findings import Finding, Level, format_path
 
 __all__ = ["Finding", "KindSchema", "Level", "format_path", "schema_for", "validate"]
@@ -36,7 +36,12 @@ class KindSchema:
 
     def field_paths(self) -> Iterator[str]:
         """Every field path under spec: `spec.http`, `spec.http[]`, `spec.http[].match[].headers{}.exact`."""
-        yield from self.spec.field_paths("spec")
+        for path, _ in self.spec.walk("spec"):
+            yield path
+
+    def fields(self) -> Mapping[str, Node]:
+        """Every field under spec by its path (as `field_paths` writes them)."""
+        return dict(self.spec.walk("spec"))
 
     def check(self, resource: Resource) -> list[Finding]:
         report = Report(resource.namespace, resource.name, resource.annotations)

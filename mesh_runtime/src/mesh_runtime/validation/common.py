@@ -69,6 +69,8 @@ def string_entries(value: Any) -> Iterator[tuple[str, str]]:
 def check_each(report: Report, path: Path, values: Any, check: TextCheck, warn: bool = False) -> None:
     """Run a format check on every string of a list, reporting at each item."""
     for index, item in strings(values):
+        if report.full:
+            return
         problem = check(item)
         if problem:
             report.add("warning" if warn else "error", (*path, index), problem)
@@ -272,6 +274,8 @@ def networking_selector(what: str) -> Record:
 def check_labels(report: Report, path: Path, labels: Any) -> None:
     """Kubernetes label syntax for every key and value of a label mapping."""
     for key, value in mapping(labels).items():
+        if report.full:
+            return
         if not isinstance(key, str):
             continue
         problem = formats.label_key(key)

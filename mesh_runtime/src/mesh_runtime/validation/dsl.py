@@ -3,8 +3,8 @@
 A schema is a tree of immutable nodes: `Record` (an object with named fields, required fields, groups of which
 at most one may be set, and rules that check the object as a whole), `ListOf`, `MapOf`, `Text` (with format
 checks), `Integer`, `Number`, `Boolean` and `Choice` (an enum). `node.check(value, path, report)` reports
-every problem it finds under `path`; nothing raises on any input. `node.field_paths(prefix)` enumerates every
-field path the schema knows, written `.name` for fields, `[]` for list items and `{}` for map values.
+every problem it finds under `path`; nothing raises on any input. `node.walk(prefix)` enumerates every field
+below a node with its path, written `.name` for fields, `[]` for list items and `{}` for map values.
 
 A null value (`field:` or `field: null`) counts as not set, as Kubernetes prunes nulls from objects.
 """
@@ -45,7 +45,9 @@ Rule = Callable[[Mapping[str, Any], Path, Report], None]
 class Node(Protocol):
     def check(self, value: Any, path: Path, report: Report) -> None: ...
 
-    def field_paths(self, prefix: str) -> Iterator[str]: ...
+    def walk(self, prefix: str) -> Iterator[tuple[str, Node]]:
+        """(path, node) of every field below this node, paths starting with `prefix`."""
+        ...
 
 
 def _type_error(path: Path, report: Report, expected: str, value: Any) -> None:
@@ -81,7 +83,7 @@ class Text:
                 report.error(path, problem)
                 return
 
-    def field_paths(self, prefix: str) -> Iterator[str]:
+    def walk(self, prefix: str) -> Iterator[tuple[str, Node]]:
         return iter(())
 
 
@@ -105,7 +107,7 @@ class Integer:
                 path, f"must be {self.noun}{_range_text(self.minimum, self.maximum)}, found {number}"
             )
 
-    def field_paths(self, prefix: str) -> Iterator[str]:
+    def walk(self, prefix: str) -> Iterator[tuple[str, Node]]:
         return iter(())
 
 
@@ -125,7 +127,7 @@ class Number:
         if too_small or too_large or value != value:  # NaN
             report.error(path, f"must be a number{_range_text(self.minimum, self.maximum)}, found {value!r}")
 
-    def field_paths(self, prefix: str) -> Iterator[str]:
+    def walk(self, prefix: str) -> Iterator[tuple[str, Node]]:
         return iter(())
 
 
@@ -135,7 +137,7 @@ class Boolean:
         if not isinstance(value, bool):
             report.error(path, f"must be true or false, found {describe(value)}")
 
-    def field_paths(self, prefix: str) -> Iterator[str]:
+    def walk(self, prefix: str) -> Iterator[tuple[str, Node]]:
         return iter(())
 
 
@@ -155,7 +157,7 @@ class Choice:
             hint = f"; did you mean {guess}?" if guess else ""
         report.error(path, f"must be one of {known}, found {describe(value)}{hint}")
 
-    def field_paths(self, prefix: str) -> Iterator[str]:
+    def walk(self, prefix: str) -> Iterator[tuple[str, Node]]:
         return iter(())
 
 
@@ -179,10 +181,10 @@ class ListOf:
                 return
             self.item.check(item, (*path, index), report)
 
-    def field_paths(self, prefix: str) -> Iterator[str]:
+    def walk(self, prefix: str) -> Iterator[tuple[str, Node]]:
         own = prefix + "[]"
-        yield own
-        yield from self.item.field_paths(own)
+        yield own, self.item
+        yield from self.item.walk(own)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,10 +234,10 @@ class MapOf:
                 return False
         return True
 
-    def field_paths(self, prefix: str) -> Iterator[str]:
+    def walk(self, prefix: str) -> Iterator[tuple[str, Node]]:
         own = prefix + "{}"
-        yield own
-        yield from self.value.field_paths(own)
+        yield own, self.value
+        yield from self.value.walk(own)
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,11 +291,11 @@ class Record:
         else:
             report.error(path, f"unknown field; the fields here are: {', '.join(sorted(self._names))}")
 
-    def field_paths(self, prefix: str) -> Iterator[str]:
+    def walk(self, prefix: str) -> Iterator[tuple[str, Node]]:
         for name, node in self.fields.items():
             own = f"{prefix}.{name}"
-            yield own
-            yield from node.field_paths(own)
+            yield own, node
+            yield from node.walk(own)
 
 
 def record(

@@ -11,7 +11,7 @@ Level = Literal["error", "warning"]
 #: A field path while walking a document: keys and list indexes from the document root.
 Path = tuple[str | int, ...]
 
-#: A resource reports at most this many findings; one more says how many were left out.
+#: A resource reports at most this many findings; one more then says that validation stopped there.
 MAX_FINDINGS = 200
 
 
@@ -58,17 +58,21 @@ def format_path(path: Path) -> str:
 class Collector:
     """Collects findings for one resource, in order, without duplicates, up to `MAX_FINDINGS`."""
 
-    __slots__ = ("_findings", "_seen", "_dropped", "limit")
+    __slots__ = ("_findings", "_seen", "_truncated", "limit")
 
     def __init__(self, limit: int = MAX_FINDINGS) -> None:
         self._findings: list[Finding] = []
         self._seen: set[Finding] = set()
-        self._dropped = 0
+        self._truncated = False
         self.limit = limit
 
     @property
     def full(self) -> bool:
-        return len(self._findings) >= self.limit
+        """Whether the limit is reached; checks stop early when it is (and the findings say so)."""
+        if len(self._findings) >= self.limit:
+            self._truncated = True
+            return True
+        return False
 
     def error(self, path: Path, text: str) -> None:
         self.add("error", path, text)
@@ -85,19 +89,18 @@ class Collector:
         if finding in self._seen:
             return
         if self.full:
-            self._dropped += 1
             return
         self._seen.add(finding)
         self._findings.append(finding)
 
     def findings(self) -> list[Finding]:
         result = list(self._findings)
-        if self._dropped:
+        if self._truncated:
             result.append(
                 Finding(
                     "error",
                     "",
-                    f"{self._dropped} more problem(s) not shown; fix the ones above and validate again",
+                    f"validation stopped after {self.limit} findings; fix them and validate again",
                 )
             )
         return result

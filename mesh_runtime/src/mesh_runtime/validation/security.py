@@ -163,6 +163,8 @@ def _check_condition(condition: Mapping[str, Any], path: Path, report: Report) -
         return
     for name in ("values", "notValues"):
         values = [value for _, value in strings(condition.get(name))]
+        if not items(condition.get(name)):
+            continue
         problem = attribute_problem(key, values)
         if problem:
             report.error((*path, name), problem)

@@ -568,6 +568,8 @@ def _check_hosts(
     )
     all_valid = True
     for index, host in hosts:
+        if report.full:
+            return
         where = (*path, "hosts", index)
         problem = _gateway_sni_host(host) if applies_to_gateway and sni else formats.wildcard_host(host)
         if problem:
