@@ -92,11 +92,20 @@ class WeightedCluster:
 
 @dataclass(frozen=True, slots=True)
 class Retry:
+    """Defaults are Istio's implicit policy for a route without `retries` (pilot's retry.DefaultPolicy):
+    2 retries on connect-failure, refused-stream, unavailable, cancelled and status 503."""
+
     attempts: int = 2
     per_try_timeout: float | None = None
     #: Envoy retry policies and/or status codes: `connect-failure`, `refused-stream`, `503`, …
-    retry_on: tuple[str, ...] = ("connect-failure", "refused-stream", "unavailable", "cancelled")
-    retriable_status_codes: tuple[int, ...] = ()
+    retry_on: tuple[str, ...] = (
+        "connect-failure",
+        "refused-stream",
+        "unavailable",
+        "cancelled",
+        "retriable-status-codes",
+    )
+    retriable_status_codes: tuple[int, ...] = (503,)
 
 
 @dataclass(frozen=True, slots=True)
