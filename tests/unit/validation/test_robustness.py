@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from mesh_runtime.resources import Resource, load_paths, parse_resource
-from mesh_runtime.validation import Finding, validate
+from mesh_runtime.resources import Resource, load_paths, load_text, parse_resource
+from mesh_runtime.validation import Finding, formats, validate
 from mesh_runtime.validation.findings import MAX_FINDINGS
 
 from .conftest import ResourceBuilder
@@ -196,4 +196,43 @@ def test_keys_that_are_not_strings(make: ResourceBuilder) -> None:
         "spec.1: unknown field; the fields here are: exportTo, gateways, hosts, http, tcp, tls",
         "spec.http[0].match[0].headers.None: key must be a string, found null; quote it",
         "spec.http[0].match[0].sourceLabels.2: key must be a string, found 2; quote it",
+    ]
+
+
+def test_values_of_unusual_yaml_types() -> None:
+    text = """\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: odd}
+spec:
+  hosts: !!set {a.com, b.com}
+  gateways: [!!binary aGVsbG8=]
+  http: !!omap [{a: 1}]
+"""
+    (resource,) = load_paths_text(text)
+    assert [f.message for f in validate(resource)] == [
+        "spec.hosts: must be a list, found a set",
+        "spec.gateways[0]: must be a string, found binary data",
+        "spec.http[0]: must be a mapping of fields, found a list",
+        "spec.gateways: a VirtualService without hosts is a delegate, and a delegate cannot have gateways; "
+        "add hosts or remove it",
+    ]
+
+
+def load_paths_text(text: str) -> list[Resource]:
+    loaded = load_text(text, "odd.yaml")
+    assert not loaded.errors
+    return loaded.resources
+
+
+def test_a_bug_in_a_check_becomes_a_finding(make: ResourceBuilder, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(value: str) -> str | None:
+        raise ValueError("boom")
+
+    monkeypatch.setattr(formats, "wildcard_host", broken)
+    findings = validate(
+        make("VirtualService", "hosts: [reviews]\nhttp: [{route: [{destination: {host: r}}]}]")
+    )
+    assert findings == [
+        Finding("error", "", "internal error while validating (ValueError: boom); please report it")
     ]

@@ -81,6 +81,14 @@ def validate(resource: Resource) -> list[Finding]:
         return schema.check(resource)
     except RecursionError:
         return [Finding("error", "", "the resource is nested too deeply to validate")]
+    except Exception as exc:  # a bug here must not take the caller down; say so instead
+        return [
+            Finding(
+                "error",
+                "",
+                f"internal error while validating ({type(exc).__name__}: {exc}); please report it",
+            )
+        ]
 
 
 def _check_annotations(resource: Resource, report: Report) -> None:

@@ -117,11 +117,13 @@ def describe(value: Any) -> str:
     if isinstance(value, str):
         shown = value if len(value) <= 80 else value[:77] + "..."
         return json.dumps(shown, ensure_ascii=False)
+    if isinstance(value, (bytes, bytearray)):
+        return "binary data"
     if isinstance(value, Mapping):
         return "a mapping"
     if isinstance(value, Sequence):
         return "a list"
-    return type(value).__name__
+    return f"a {type(value).__name__}"
 
 
 def quoted(value: str) -> str:
