@@ -26,7 +26,7 @@ from .common import (
     strings,
     text,
 )
-from .dsl import Choice, Integer, ListOf, MapOf, Node, Number, Record, Report, Text, as_integer, record
+from .dsl import Choice, Integer, ListOf, MapOf, Node, Number, Report, Text, as_integer, record
 from .findings import Path, quoted
 
 MAGLEV_TABLE_SIZE_LIMIT = 5_000_011
@@ -228,39 +228,36 @@ CONSISTENT_HASH = record(
 )
 
 
-def load_balancer(with_locality_rule: bool = True) -> Record:
-    return record(
-        {
-            "backendUtilization": record(
-                {
-                    "errorUtilizationPenaltyPercent": UINT32,
-                    "metricNamesForComputingUtilization": STRINGS,
-                    "weightExpirationPeriod": ANY_DURATION,
-                    "weightStabilizationPeriod": ANY_DURATION,
-                    "weightUpdatePeriod": ANY_DURATION,
-                }
-            ),
-            "consistentHash": CONSISTENT_HASH,
-            "localityLbSetting": LOCALITY_LB_SETTING,
-            "simple": Choice(
-                ("UNSPECIFIED", "LEAST_CONN", "RANDOM", "PASSTHROUGH", "ROUND_ROBIN", "LEAST_REQUEST")
-            ),
-            "warmup": record(
-                {
-                    "aggression": Number(0, None),
-                    "duration": DURATION,
-                    "minimumPercent": Number(0, 100),
-                },
-                required=("duration",),
-            ),
-            "warmupDurationSecs": DURATION,
-            "zoneAwareLbSetting": ZONE_AWARE_LB_SETTING,
-        },
-        one_of=(("simple", "consistentHash", "backendUtilization"),),
-    )
+LOAD_BALANCER = record(
+    {
+        "backendUtilization": record(
+            {
+                "errorUtilizationPenaltyPercent": UINT32,
+                "metricNamesForComputingUtilization": STRINGS,
+                "weightExpirationPeriod": ANY_DURATION,
+                "weightStabilizationPeriod": ANY_DURATION,
+                "weightUpdatePeriod": ANY_DURATION,
+            }
+        ),
+        "consistentHash": CONSISTENT_HASH,
+        "localityLbSetting": LOCALITY_LB_SETTING,
+        "simple": Choice(
+            ("UNSPECIFIED", "LEAST_CONN", "RANDOM", "PASSTHROUGH", "ROUND_ROBIN", "LEAST_REQUEST")
+        ),
+        "warmup": record(
+            {
+                "aggression": Number(0, None),
+                "duration": DURATION,
+                "minimumPercent": Number(0, 100),
+            },
+            required=("duration",),
+        ),
+        "warmupDurationSecs": DURATION,
+        "zoneAwareLbSetting": ZONE_AWARE_LB_SETTING,
+    },
+    one_of=(("simple", "consistentHash", "backendUtilization"),),
+)
 
-
-LOAD_BALANCER = load_balancer()
 
 # ---- outlier detection ---------------------------------------------------------------------------
 
