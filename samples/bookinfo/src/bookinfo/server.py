@@ -170,6 +170,7 @@ class BookinfoServer(http.server.ThreadingHTTPServer):
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    default_request_version = "HTTP/1.0"  # so a request line that cannot be read still gets a status line
     timeout = IDLE_CONNECTION_SECONDS
 
     @property
