@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from bookinfo.parsing import java_int, js_json, js_number, js_parse_int, json_parse_js, ruby_integer
 
 

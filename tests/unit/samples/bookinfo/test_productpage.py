@@ -11,8 +11,8 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from bookinfo.productpage import PRODUCTS
 
+from bookinfo.productpage import PRODUCTS
 from tests.unit.samples.bookinfo.conftest import StubFactory
 from tests.unit.samples.bookinfo.support import (
     Answer,

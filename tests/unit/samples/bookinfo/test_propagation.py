@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from bookinfo.propagation import FORWARDED_HEADERS, PRODUCTPAGE_FORWARDED_HEADERS, b3_headers, copy_headers
 from bookinfo.server import Headers
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+
 from bookinfo.ratings import DELAY_SECONDS, Ratings
 from bookinfo.server import Headers, Request, Response
-
 from tests.unit.samples.bookinfo.support import Launcher, Service, request
 
 DEFAULT_0 = '{"id":0,"ratings":{"Reviewer1":5,"Reviewer2":4}}'

@@ -6,9 +6,9 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+
 from bookinfo.propagation import FORWARDED_HEADERS
 from bookinfo.reviews import ratings_timeout
-
 from tests.unit.samples.bookinfo.conftest import StubFactory
 from tests.unit.samples.bookinfo.support import Answer, Launcher, Service, Stub, request, upstream_env
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from bookinfo.session import KEY_VARIABLE, SessionCookies, cookie_value
 
 

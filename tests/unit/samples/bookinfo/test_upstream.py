@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from bookinfo import upstream
 
+from bookinfo import upstream
 from tests.unit.samples.bookinfo.conftest import StubFactory
 from tests.unit.samples.bookinfo.support import PROXY_VARIABLES, Answer
 
