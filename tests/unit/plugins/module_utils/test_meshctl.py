@@ -1,0 +1,585 @@
+"""plugins/module_utils/meshctl.py: arguments, parsing, exit statuses, thresholds and versions.
+
+The pure functions get recorded meshctl output; the module-level functions run the real meshctl.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.meshlab.mesh.plugins.module_utils import meshctl as m
+
+FILES = Path(__file__).resolve().parents[3] / "integration" / "plugins" / "modules" / "files"
+
+
+def message(
+    level: str, code: str = "IST0000", origin: str = "", reference: str = "", text: str = "t"
+) -> dict[str, Any]:
+    found: dict[str, Any] = {"code": code, "level": level, "message": text, "documentationUrl": "u"}
+    if origin:
+        found["origin"] = origin
+    if reference:
+        found["reference"] = reference
+    return found
+
+
+ERROR = message(
+    "Error", "IST0101", "VirtualService default/shop", "vs.yaml:12", 'Referenced gateway not found: "gw"'
+)
+WARNING = message("Warning", "IST0162", "Gateway default/gw", "gw.yaml:9", "The gateway is listening on 8080")
+INFO = message("Info", "IST0118", "Service shop/shop", "svc.yaml:13", "Port name shopping is unconventional")
+MIXED = [ERROR, WARNING, INFO]
+
+
+def analyze_params(**overrides: Any) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "files": ["a.yaml"],
+        "namespace": None,
+        "all_namespaces": False,
+        "use_kube": False,
+        "failure_threshold": "Error",
+        "output_threshold": "Info",
+        "suppress": [],
+        "analyzers": [],
+        "mesh_config_file": None,
+        "ignore_unknown": False,
+        "meshctl_path": None,
+    }
+    params.update(overrides)
+    return params
+
+
+# Levels and messages --------------------------------------------------------------------------------------
+
+
+def test_levels_rank_from_info_to_error_and_unknown_ranks_highest() -> None:
+    assert m.level_rank("Info") < m.level_rank("Warning") < m.level_rank("Error") < m.level_rank("Fatal")
+
+
+@pytest.mark.parametrize(
+    ("threshold", "expected"),
+    [("Info", [ERROR, WARNING, INFO]), ("Warning", [ERROR, WARNING]), ("Error", [ERROR])],
+)
+def test_at_or_above_keeps_messages_at_the_threshold_and_above(threshold: str, expected: list[Any]) -> None:
+    assert m.at_or_above(MIXED, threshold) == expected
+
+
+def test_counts_have_every_level_even_at_zero() -> None:
+    assert m.count_by_level([]) == {"Error": 0, "Warning": 0, "Info": 0}
+    assert m.count_by_level([WARNING, WARNING, INFO]) == {"Error": 0, "Warning": 2, "Info": 1}
+
+
+def test_counts_keep_a_level_meshctl_does_not_define() -> None:
+    assert m.count_by_level([message("Fatal"), {"code": "X"}]) == {
+        "Error": 0,
+        "Warning": 0,
+        "Info": 0,
+        "Fatal": 1,
+        "Unknown": 1,
+    }
+
+
+def test_a_message_reads_like_meshctls_log_line() -> None:
+    assert m.describe_message(ERROR) == (
+        'Error [IST0101] (VirtualService default/shop vs.yaml:12) Referenced gateway not found: "gw"'
+    )
+    assert m.describe_message(message("Info", "IST0001", text="no origin")) == "Info [IST0001] no origin"
+
+
+def test_describing_many_messages_quotes_the_first_and_counts_the_rest() -> None:
+    lines = m.describe_messages([WARNING] * 7).splitlines()
+    assert len(lines) == m.QUOTED_MESSAGES + 1
+    assert lines[-1] == "... and 2 more (see messages in the result)"
+
+
+def test_parse_messages_reads_meshctls_json() -> None:
+    assert m.parse_messages(json.dumps(MIXED, indent="\t") + "\n") == MIXED
+    assert m.parse_messages("") == []
+    assert m.parse_messages("[]\n") == []
+
+
+@pytest.mark.parametrize(
+    ("stdout", "complaint"),
+    [
+        ("Error [IST0101] (VirtualService x) ...", "not JSON"),
+        ('{"code": "IST0101"}', "not a list of messages"),
+        ('["IST0101"]', "not a list of messages"),
+    ],
+)
+def test_parse_messages_rejects_other_output(stdout: str, complaint: str) -> None:
+    with pytest.raises(m.MeshctlError, match=complaint) as caught:
+        m.parse_messages(stdout)
+    assert caught.value.result["stdout"] == stdout
+
+
+@pytest.mark.parametrize("bad", ["IST0103", "=Pod *", "IST0103=", " = "])
+def test_a_malformed_suppression_is_named_by_its_index(bad: str) -> None:
+    with pytest.raises(m.MeshctlError, match=r"^suppress\[2\]: .* is not CODE=PATTERN"):
+        m.check_suppression(bad, 2)
+
+
+# Exit statuses and stderr ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rc", "expected"),
+    [
+        (64, "meshctl analyze rejected its arguments (exit 64, incorrect usage): Error: bad flag"),
+        (65, "meshctl analyze could not parse some files (exit 65): Error: bad flag Fix them, or set"),
+        (1, "meshctl analyze failed (exit 1): Error: bad flag"),
+        (-9, "meshctl analyze was killed by signal 9: Error: bad flag"),
+        (2, "meshctl analyze exited with status 2: Error: bad flag"),
+    ],
+)
+def test_each_exit_status_gets_its_own_message_with_stderr(rc: int, expected: str) -> None:
+    assert m.exit_failure("meshctl analyze", rc, "Error: bad flag\n").startswith(expected)
+
+
+def test_an_exit_without_stderr_says_so() -> None:
+    assert (
+        m.exit_failure("meshctl version", 1, "\n") == "meshctl version failed (exit 1): (nothing on stderr)"
+    )
+
+
+def test_stderr_warnings_pick_what_a_user_must_see() -> None:
+    stderr = (
+        "Warning: Supplied message code 'IST9999' is an unknown message code and will not have any effect.\n"
+        "Skipping file notes.txt, recognized file extensions are: [.json .yaml .yml]\n"
+        "Error(s) adding files:\n"
+        "  broken.yaml:4: invalid YAML (skipped)\n"
+        "  other.yaml:1: not a mapping (skipped)\n"
+        "Error: Some files couldn't be parsed.\n"
+        "\u2714 No validation issues found when analyzing namespace: default.\n"
+    )
+    assert m.stderr_warnings(stderr) == [
+        "Warning: Supplied message code 'IST9999' is an unknown message code and will not have any effect.",
+        "Skipping file notes.txt, recognized file extensions are: [.json .yaml .yml]",
+        "some files could not be parsed and were not analyzed: "
+        "broken.yaml:4: invalid YAML (skipped); other.yaml:1: not a mapping (skipped)",
+    ]
+    assert m.stderr_warnings("") == []
+
+
+# analyze --------------------------------------------------------------------------------------------------
+
+
+def test_analyze_command_defaults() -> None:
+    assert m.analyze_command("/bin/meshctl", analyze_params()) == [
+        "/bin/meshctl",
+        "analyze",
+        "--use-kube=false",
+        "-o",
+        "json",
+        "--output-threshold",
+        "Info",
+        "--failure-threshold",
+        "Error",
+        "--",
+        "a.yaml",
+    ]
+
+
+def test_analyze_command_passes_every_option() -> None:
+    params = analyze_params(
+        files=["a.yaml", "-dash.yaml"],
+        namespace="shop",
+        use_kube=True,
+        failure_threshold="Warning",
+        output_threshold="Error",
+        suppress=["IST0103=Pod testing/*", "IST0162=Gateway *"],
+        analyzers=["gateway.IngressGatewayPortAnalyzer"],
+        mesh_config_file="/etc/mesh.yaml",
+        ignore_unknown=True,
+    )
+    command = m.analyze_command("meshctl", params)
+    assert command[2] == "--use-kube=true"
+    assert command[command.index("--failure-threshold") + 1] == "Warning"
+    assert command[command.index("--output-threshold") + 1] == "Info"  # applied by the module, not meshctl
+    assert command[command.index("--namespace") + 1] == "shop"
+    assert [command[i + 1] for i, arg in enumerate(command) if arg == "--suppress"] == params["suppress"]
+    assert command[command.index("--analyzer") + 1] == "gateway.IngressGatewayPortAnalyzer"
+    assert command[command.index("--meshConfigFile") + 1] == "/etc/mesh.yaml"
+    assert "--ignore-unknown" in command
+    assert command[-3:] == ["--", "a.yaml", "-dash.yaml"]  # a file named like a flag stays a file
+
+
+def test_analyze_command_all_namespaces() -> None:
+    command = m.analyze_command("meshctl", analyze_params(all_namespaces=True))
+    assert "--all-namespaces" in command
+    assert "--namespace" not in command
+
+
+def test_analyze_command_without_files_for_the_live_mesh() -> None:
+    assert m.analyze_command("meshctl", analyze_params(files=[], use_kube=True))[-1] == "Error"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "complaint"),
+    [
+        ({"files": []}, "files: give at least one file or directory to analyze (use_kube is false)"),
+        ({"files": ["a.yaml", "gone.yaml"]}, "files[1]: gone.yaml does not exist on the managed host"),
+        ({"mesh_config_file": "gone.yaml"}, "mesh_config_file: gone.yaml does not exist on the managed host"),
+        ({"namespace": "shop", "all_namespaces": True}, "namespace and all_namespaces exclude each other"),
+    ],
+)
+def test_analyze_params_are_checked_before_running_meshctl(overrides: dict[str, Any], complaint: str) -> None:
+    with pytest.raises(m.MeshctlError) as caught:
+        m.check_analyze_params(analyze_params(**overrides), exists=lambda path: path != "gone.yaml")
+    assert caught.value.msg.startswith(complaint)
+
+
+def test_analyze_params_that_are_fine_pass() -> None:
+    m.check_analyze_params(analyze_params(files=[], use_kube=True), exists=lambda path: False)
+    m.check_analyze_params(analyze_params(namespace="shop"), exists=lambda path: True)
+
+
+def test_messages_under_the_threshold_are_returned() -> None:
+    result = m.interpret_analysis(0, json.dumps([WARNING, INFO]), "", analyze_params())
+    assert result == {
+        "messages": [WARNING, INFO],
+        "counts": {"Error": 0, "Warning": 1, "Info": 1},
+        "issues": True,
+        "rc": 0,
+        "stderr": "",
+    }
+
+
+def test_no_messages_means_no_issues() -> None:
+    result = m.interpret_analysis(0, "[]\n", "\u2714 No validation issues found\n", analyze_params())
+    assert result["issues"] is False
+    assert result["counts"] == {"Error": 0, "Warning": 0, "Info": 0}
+
+
+def test_output_threshold_filters_messages_but_counts_cover_every_level() -> None:
+    result = m.interpret_analysis(
+        0, json.dumps([WARNING, INFO]), "", analyze_params(output_threshold="Warning")
+    )
+    assert result["messages"] == [WARNING]
+    assert result["counts"] == {"Error": 0, "Warning": 1, "Info": 1}
+
+
+def test_messages_at_the_failure_threshold_fail_and_are_quoted() -> None:
+    with pytest.raises(m.MeshctlError) as caught:
+        m.interpret_analysis(79, json.dumps(MIXED), "Error: Analyzers found issues", analyze_params())
+    failure = caught.value
+    assert failure.msg == (
+        "meshctl analyze found 1 message at or above Error (failure_threshold):\n" + m.describe_message(ERROR)
+    )
+    assert failure.result["messages"] == MIXED
+    assert failure.result["counts"] == {"Error": 1, "Warning": 1, "Info": 1}
+    assert failure.result["rc"] == 79
+
+
+def test_a_lower_failure_threshold_counts_more_messages() -> None:
+    with pytest.raises(m.MeshctlError, match="found 2 messages at or above Warning"):
+        m.interpret_analysis(79, json.dumps(MIXED), "", analyze_params(failure_threshold="Warning"))
+
+
+def test_messages_at_the_threshold_fail_even_if_meshctl_exits_0() -> None:
+    with pytest.raises(m.MeshctlError, match="found 1 message at or above Error"):
+        m.interpret_analysis(0, json.dumps([ERROR]), "", analyze_params())
+
+
+def test_exit_79_fails_even_when_the_messages_were_not_printed() -> None:
+    with pytest.raises(m.MeshctlError) as caught:
+        m.interpret_analysis(79, "[]", "Error: Analyzers found issues when analyzing namespace: default.", {})
+    assert caught.value.msg == (
+        "meshctl analyze found issues at or above Error (failure_threshold): "
+        "Error: Analyzers found issues when analyzing namespace: default."
+    )
+
+
+def test_unparseable_files_fail_with_meshctls_stderr_and_the_other_files_messages() -> None:
+    stderr = "\n".join(
+        [
+            "Error(s) adding files:",
+            "  broken.yaml:4: invalid YAML (skipped)",
+            "Error: Some files couldn't be parsed.",
+        ]
+    )
+    with pytest.raises(m.MeshctlError) as caught:
+        m.interpret_analysis(65, json.dumps([WARNING]), stderr, analyze_params())
+    assert "could not parse some files (exit 65)" in caught.value.msg
+    assert "broken.yaml:4: invalid YAML" in caught.value.msg
+    assert caught.value.result["messages"] == [WARNING]
+
+
+@pytest.mark.parametrize("rc", [1, 64, 127])
+def test_meshctl_failures_fail_with_stderr(rc: int) -> None:
+    with pytest.raises(m.MeshctlError) as caught:
+        m.interpret_analysis(rc, "", "Error: something specific\n", analyze_params())
+    assert "Error: something specific" in caught.value.msg
+    assert caught.value.result == {"rc": rc, "stderr": "Error: something specific\n", "stdout": ""}
+
+
+# version --------------------------------------------------------------------------------------------------
+
+CLIENT = {
+    "version": "0.1.0",
+    "revision": "meshlab",
+    "python_version": "3.11.2",
+    "status": "Clean",
+    "tag": "0.1.0",
+}
+
+
+def report(control_plane: list[str] | None = None, proxies: list[str] | None = None) -> dict[str, Any]:
+    found: dict[str, Any] = {"clientVersion": dict(CLIENT)}
+    if control_plane is not None:
+        found["meshVersion"] = [
+            {"Component": f"meshd-{i}", "Revision": "default", "Info": {"version": v}}
+            for i, v in enumerate(control_plane)
+        ]
+    if proxies is not None:
+        found["dataPlaneVersion"] = [
+            {"ID": f"p{i}.default", "IstioVersion": v, "Type": "sidecar"} for i, v in enumerate(proxies)
+        ]
+    return found
+
+
+def test_version_command() -> None:
+    assert m.version_command("meshctl", {"remote": False, "control_plane": "cp:15014"}) == [
+        "meshctl",
+        "version",
+        "-o",
+        "json",
+        "--remote=false",
+    ]
+    assert m.version_command("meshctl", {"remote": True, "control_plane": "cp:15014"})[-3:] == [
+        "--remote=true",
+        "--control-plane",
+        "cp:15014",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("stdout", "complaint"),
+    [
+        ("client version: 0.1.0", "not JSON"),
+        ("[]", "without a clientVersion"),
+        ('{"clientVersion": "0.1"}', "without"),
+    ],
+)
+def test_parse_version_report_rejects_other_output(stdout: str, complaint: str) -> None:
+    with pytest.raises(m.MeshctlError, match=complaint):
+        m.parse_version_report(stdout)
+
+
+def test_versions_without_a_control_plane() -> None:
+    assert m.summarize_versions(report()) == {
+        "client_version": "0.1.0",
+        "control_plane_present": False,
+        "control_plane_versions": [],
+        "data_plane_versions": [],
+        "skew": False,
+    }
+
+
+def test_versions_with_a_control_plane_and_proxies() -> None:
+    summary = m.summarize_versions(report(["0.1.0"], ["0.1.0", "0.0.9", "0.1.0"]))
+    assert summary["control_plane_present"] is True
+    assert summary["control_plane_versions"] == [
+        {"component": "meshd-0", "revision": "default", "version": "0.1.0"}
+    ]
+    assert summary["data_plane_versions"] == [
+        {"version": "0.0.9", "count": 1},
+        {"version": "0.1.0", "count": 2},
+    ]
+    assert summary["skew"] is True
+
+
+def test_a_control_plane_without_proxies_is_present_and_in_step() -> None:
+    summary = m.summarize_versions(report([], []))
+    assert summary["control_plane_present"] is True
+    assert summary["skew"] is False
+
+
+@pytest.mark.parametrize(
+    ("control_plane", "proxies", "expected_version", "fail_on_skew", "problems"),
+    [
+        (None, None, "0.1.0", True, []),
+        (None, None, "0.2.0", False, ["expected_version is 0.2.0 but meshctl is 0.1.0"]),
+        (["0.2.0"], None, "0.1.0", False, ["expected_version is 0.1.0 but meshd-0 is 0.2.0"]),
+        (["0.1.0"], ["0.0.9"], "0.1.0", False, []),  # proxies are not compared with expected_version
+        (["0.1.0"], ["0.0.9"], None, False, []),  # skew fails only when asked
+        (
+            ["0.1.0"],
+            ["0.0.9"],
+            None,
+            True,
+            ["versions differ (fail_on_skew): meshctl 0.1.0, meshd-0 0.1.0, 1 proxy at 0.0.9"],
+        ),
+        (
+            ["0.2.0"],
+            None,
+            "0.3.0",
+            True,
+            [
+                "expected_version is 0.3.0 but meshctl is 0.1.0, meshd-0 is 0.2.0",
+                "versions differ (fail_on_skew): meshctl 0.1.0, meshd-0 0.2.0",
+            ],
+        ),
+    ],
+)
+def test_version_problems(
+    control_plane: list[str] | None,
+    proxies: list[str] | None,
+    expected_version: str | None,
+    fail_on_skew: bool,
+    problems: list[str],
+) -> None:
+    summary = m.summarize_versions(report(control_plane, proxies))
+    assert m.version_problems(summary, expected_version, fail_on_skew) == problems
+
+
+def test_interpret_version_fails_with_the_problems_and_keeps_the_result() -> None:
+    stdout = json.dumps(report(["0.2.0"]))
+    with pytest.raises(m.MeshctlError) as caught:
+        m.interpret_version(0, stdout, "", {"expected_version": "0.2.0", "fail_on_skew": True})
+    assert caught.value.msg == (
+        "expected_version is 0.2.0 but meshctl is 0.1.0; "
+        "versions differ (fail_on_skew): meshctl 0.1.0, meshd-0 0.2.0"
+    )
+    assert caught.value.result["raw"] == json.loads(stdout)
+    assert caught.value.result["skew"] is True
+
+
+def test_interpret_version_fails_when_meshctl_does() -> None:
+    with pytest.raises(m.MeshctlError, match=r"meshctl version rejected its arguments \(exit 64"):
+        m.interpret_version(64, "", "Error: --output must be 'yaml' or 'json'", {})
+
+
+# Finding and running meshctl ------------------------------------------------------------------------------
+
+
+def executable(path: Path) -> Path:
+    path.write_text("#!/bin/sh\nexit 0\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+@pytest.fixture
+def module() -> AnsibleModule:
+    with patch_module_args({}):
+        return AnsibleModule(argument_spec={})
+
+
+@pytest.fixture
+def nowhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty PATH and an empty default virtualenv."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.setattr(m, "DEFAULT_VENV_BIN", str(tmp_path / "venv-bin"))
+    return empty
+
+
+def test_meshctl_path_as_a_path_is_used_as_is(module: AnsibleModule, tmp_path: Path) -> None:
+    tool = executable(tmp_path / "my-meshctl")
+    assert m.find_meshctl(module, str(tool)) == str(tool)
+
+
+def test_meshctl_path_that_is_not_executable_is_refused(module: AnsibleModule, tmp_path: Path) -> None:
+    plain = tmp_path / "meshctl"
+    plain.write_text("")
+    with pytest.raises(m.MeshctlError, match=f"meshctl_path: {plain} is not an executable file"):
+        m.find_meshctl(module, str(plain))
+
+
+def test_meshctl_is_found_on_path(module: AnsibleModule, nowhere: Path) -> None:
+    tool = executable(nowhere / "meshctl")
+    assert m.find_meshctl(module) == str(tool)
+
+
+def test_a_meshctl_path_name_is_looked_up_on_path(module: AnsibleModule, nowhere: Path) -> None:
+    tool = executable(nowhere / "meshctl-dev")
+    assert m.find_meshctl(module, "meshctl-dev") == str(tool)
+
+
+def test_meshctl_is_found_in_the_default_virtualenv(module: AnsibleModule, nowhere: Path) -> None:
+    venv_bin = Path(m.DEFAULT_VENV_BIN)
+    venv_bin.mkdir()
+    tool = executable(venv_bin / "meshctl")
+    assert m.find_meshctl(module) == str(tool)
+
+
+def test_meshctl_on_path_comes_before_the_default_virtualenv(module: AnsibleModule, nowhere: Path) -> None:
+    Path(m.DEFAULT_VENV_BIN).mkdir()
+    executable(Path(m.DEFAULT_VENV_BIN) / "meshctl")
+    on_path = executable(nowhere / "meshctl")
+    assert m.find_meshctl(module) == str(on_path)
+
+
+def test_a_missing_meshctl_says_where_it_looked(module: AnsibleModule, nowhere: Path) -> None:
+    with pytest.raises(m.MeshctlError) as caught:
+        m.find_meshctl(module)
+    assert caught.value.msg == (
+        f"meshctl was not found on PATH nor in {m.DEFAULT_VENV_BIN} on the managed host: "
+        "install the runtime (playbooks/site.yml) or set meshctl_path"
+    )
+
+
+def real_meshctl() -> str:
+    beside = Path(sys.executable).parent / "meshctl"
+    if not (beside.exists() and os.access(beside, os.X_OK)):
+        pytest.fail(f"the real meshctl is not installed beside {sys.executable}: run `make setup`")
+    return str(beside)
+
+
+def run_module(
+    run: Any, args: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> tuple[int, dict[str, Any]]:
+    """Run a module body in-process, as Ansible would, and return its exit status and JSON result."""
+    with patch_module_args(args), pytest.raises(SystemExit) as exited:
+        spec = {name: {"type": "raw"} for name in args}
+        run(AnsibleModule(argument_spec=spec, supports_check_mode=True))
+    code = exited.value.code
+    return int(code) if code is not None else 0, json.loads(capsys.readouterr().out)
+
+
+def test_run_analyze_with_the_real_meshctl(capsys: pytest.CaptureFixture[str]) -> None:
+    args = analyze_params(
+        files=[str(FILES / "gateway-port.yaml")],
+        analyzers=["gateway.IngressGatewayPortAnalyzer"],
+        meshctl_path=real_meshctl(),
+    )
+    code, result = run_module(m.run_analyze, args, capsys)
+    assert code == 0
+    assert result["changed"] is False
+    assert [msg["code"] for msg in result["messages"]] == ["IST0162"]
+    assert result["messages"][0]["reference"] == f"{FILES / 'gateway-port.yaml'}:10"
+    assert result["command"][0] == real_meshctl()
+
+
+def test_run_analyze_fails_at_the_threshold_with_the_real_meshctl(capsys: pytest.CaptureFixture[str]) -> None:
+    args = analyze_params(
+        files=[str(FILES / "gateway-port.yaml")],
+        analyzers=["gateway.IngressGatewayPortAnalyzer"],
+        failure_threshold="Warning",
+        meshctl_path=real_meshctl(),
+    )
+    code, result = run_module(m.run_analyze, args, capsys)
+    assert code == 1
+    assert result["failed"] is True
+    assert result["changed"] is False
+    assert result["msg"].startswith(
+        "meshctl analyze found 1 message at or above Warning (failure_threshold):"
+    )
+
+
+def test_run_version_with_the_real_meshctl(capsys: pytest.CaptureFixture[str]) -> None:
+    args = {"remote": False, "meshctl_path": real_meshctl(), "expected_version": None, "fail_on_skew": False}
+    code, result = run_module(m.run_version, args, capsys)
+    assert code == 0
+    assert result["changed"] is False
+    assert result["client_version"] == result["raw"]["clientVersion"]["version"] != ""
+    assert result["control_plane_present"] is False
