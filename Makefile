@@ -1,0 +1,93 @@
+# meshlab
+#
+#   make rollout   set up this machine, then roll the mesh out on it:
+#                  ansible-playbook -i inventories/local playbooks/site.yml
+#   make test      set up this machine, then run every gate, in order, stopping at the first failure
+#                  (CI runs this through .ci/run)
+#
+# Set-up (.ci/setup) installs missing apt packages, creates .venv and installs requirements.txt and
+# mesh_runtime (editable) into it; it runs again only when its inputs change.
+# Istio's reference files and conformance cases live in ../shared; set MESHLAB_SHARED to use another place.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+.NOTPARALLEL:
+MAKEFLAGS += --no-print-directory
+
+ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+MESHLAB_SHARED ?= $(abspath $(ROOT)/../shared)
+INVENTORY ?= inventories/local
+VENV := $(ROOT)/.venv
+BIN := $(VENV)/bin
+SETUP_STAMP := $(VENV)/.meshlab-setup
+PYTHON_SOURCES := mesh_runtime/src tests plugins playbooks .ci
+# ansible-test must run from a directory named ansible_collections/<namespace>/<name>.
+COLLECTION_COPY := build/ansible_collections/meshlab/mesh
+GATES := ruff mypy pytest conformance ansible-lint sanity
+
+export MESHLAB_SHARED
+export PATH := $(BIN):$(PATH)
+export LANG := C.UTF-8
+export LC_ALL := C.UTF-8
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help setup rollout test $(GATES) collection clean
+
+help:
+	@echo "make rollout    set up, then ansible-playbook -i $(INVENTORY) playbooks/site.yml"
+	@echo "make test       set up, then every gate in order: $(GATES)"
+	@echo "make setup      apt packages, .venv, requirements.txt and mesh_runtime (editable)"
+	@echo "make <gate>     one gate: $(GATES)"
+	@echo "make collection build the collection artifact into build/dist"
+	@echo "make clean      remove build/"
+
+setup: $(SETUP_STAMP)
+
+$(SETUP_STAMP): requirements.txt mesh_runtime/pyproject.toml .ci/setup
+	.ci/setup
+	touch $@
+
+rollout: setup
+	$(BIN)/ansible-playbook -i $(INVENTORY) playbooks/site.yml \
+		-e meshlab_istio_reference=$(MESHLAB_SHARED)/reference/istio
+
+test: setup
+	@for gate in $(GATES); do \
+		echo "==> make $$gate"; \
+		$(MAKE) $$gate || { echo "==> make test: gate '$$gate' failed" >&2; exit 1; }; \
+	done
+	@echo "==> make test: every gate passed"
+
+ruff: setup
+	$(BIN)/ruff check $(PYTHON_SOURCES)
+	$(BIN)/ruff format --check $(PYTHON_SOURCES)
+
+mypy: setup
+	cd mesh_runtime && $(BIN)/mypy src/mesh_runtime
+
+pytest: setup
+	$(BIN)/pytest tests
+
+conformance: setup
+	$(BIN)/python $(MESHLAB_SHARED)/conformance/run_analyzers.py --meshctl $(BIN)/meshctl
+
+ansible-lint: setup
+	$(BIN)/ansible-lint
+
+collection: setup
+	rm -rf build/dist
+	$(BIN)/ansible-galaxy collection build --output-path build/dist .
+
+sanity: collection
+	$(BIN)/python .ci/seed_get_pip.py
+	rm -rf $(COLLECTION_COPY)
+	mkdir -p $(COLLECTION_COPY)
+	tar -xzf build/dist/meshlab-mesh-*.tar.gz -C $(COLLECTION_COPY)
+	@# ansible-test checks the files git lists in the nearest repository (tracked, and untracked unless
+	@# ignored): make the copy a repository of its own, with ansible-test's output ignored.
+	cd $(COLLECTION_COPY) && printf '/tests/output/\n' > .gitignore && git init -q && git add -A
+	cd $(COLLECTION_COPY) && $(BIN)/ansible-test sanity --venv --python 3.11 --color no
+
+clean:
+	rm -rf build
