@@ -5,8 +5,8 @@
 #   make test      set up this machine, then run every gate, in order, stopping at the first failure
 #                  (CI runs this through .ci/run)
 #
-# Set-up (.ci/setup) installs missing apt packages, creates .venv and installs requirements.txt and
-# mesh_runtime (editable) into it; it runs again only when its inputs change.
+# Set-up (.ci/setup) installs missing apt packages, creates .venv and installs requirements.txt,
+# mesh_runtime and samples/* (editable) into it; it runs again only when its inputs change.
 # Istio's reference files and conformance cases live in ../shared; set MESHLAB_SHARED to use another place.
 
 SHELL := /bin/bash
@@ -21,7 +21,9 @@ INVENTORY ?= inventories/local
 VENV := $(ROOT)/.venv
 BIN := $(VENV)/bin
 SETUP_STAMP := $(VENV)/.meshlab-setup
-PYTHON_SOURCES := mesh_runtime/src tests plugins playbooks .ci
+# The repository's Python projects (their own wheels), type-checked with their own mypy settings.
+PROJECTS := mesh_runtime $(patsubst %/pyproject.toml,%,$(wildcard samples/*/pyproject.toml))
+PYTHON_SOURCES := $(PROJECTS:%=%/src) tests plugins playbooks .ci
 # ansible-test must run from a directory named ansible_collections/<namespace>/<name>.
 COLLECTION_COPY := build/ansible_collections/meshlab/mesh
 GATES := ruff mypy pytest conformance ansible-lint sanity
@@ -37,14 +39,14 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 help:
 	@echo "make rollout    set up, then ansible-playbook -i $(INVENTORY) playbooks/site.yml"
 	@echo "make test       set up, then every gate in order: $(GATES)"
-	@echo "make setup      apt packages, .venv, requirements.txt and mesh_runtime (editable)"
+	@echo "make setup      apt packages, .venv, requirements.txt, mesh_runtime and samples (editable)"
 	@echo "make <gate>     one gate: $(GATES)"
 	@echo "make collection build the collection artifact into build/dist"
 	@echo "make clean      remove build/"
 
 setup: $(SETUP_STAMP)
 
-$(SETUP_STAMP): requirements.txt mesh_runtime/pyproject.toml .ci/setup
+$(SETUP_STAMP): requirements.txt $(PROJECTS:%=%/pyproject.toml) .ci/setup
 	.ci/setup
 	touch $@
 
@@ -64,7 +66,7 @@ ruff: setup
 	$(BIN)/ruff format --check $(PYTHON_SOURCES)
 
 mypy: setup
-	cd mesh_runtime && $(BIN)/mypy src/mesh_runtime
+	for project in $(PROJECTS); do (cd $$project && $(BIN)/mypy src); done
 
 pytest: setup
 	$(BIN)/pytest tests
