@@ -1,0 +1,190 @@
+"""`mesh-proxy sidecar|gateway …`: one process per workload (sidecar) or per gateway, on uvloop.
+
+With --discovery it bootstraps from meshd (certificate, then the discovery stream) and starts from the last
+good config in --data-dir when meshd cannot be reached. With --config-file it serves a static config (and
+the credentials already in --data-dir), so the data plane runs without a control plane.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+import uvloop
+
+from mesh_runtime import __version__ as runtime_version
+from mesh_runtime import xds
+from mesh_runtime.ca.identity import DEFAULT_TRUST_DOMAIN, Identity, IdentityError
+
+from .admin import AdminServer
+from .agent import CONFIG_FILE, Agent, AgentSettings, load_config_file
+from .router import ConfigError
+from .server import ProxyRuntime
+from .tls import CredentialFiles, TlsConfigError
+
+log = logging.getLogger("mesh_runtime.proxy")
+
+DEFAULT_PORTS = {"inbound": 15006, "outbound": 15001, "admin": 15000}
+DRAIN_SECONDS = 5.0
+
+
+class UsageError(Exception):
+    pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mesh-proxy", description=__doc__.split("\n\n")[0])
+    parser.add_argument("mode", choices=("sidecar", "gateway"), help="what this proxy is")
+    node = parser.add_argument_group("node identity")
+    node.add_argument("--namespace", default="default")
+    node.add_argument("--workload", help="workload name (default: the service account)")
+    node.add_argument("--service-account", default="default")
+    node.add_argument("--labels", default="", help="workload labels: k=v,k2=v2")
+    node.add_argument("--address", default="127.0.0.1", help="address other proxies reach this one on")
+    node.add_argument("--inbound-port", type=int, default=DEFAULT_PORTS["inbound"])
+    node.add_argument("--outbound-port", type=int, default=DEFAULT_PORTS["outbound"])
+    node.add_argument("--admin-port", type=int, default=DEFAULT_PORTS["admin"])
+    node.add_argument(
+        "--app-port", type=int, action="append", default=[], help="app port on loopback (repeat)"
+    )
+    node.add_argument("--service", action="append", default=[], help="service host this workload implements")
+    node.add_argument("--trust-domain", default=DEFAULT_TRUST_DOMAIN)
+    control = parser.add_argument_group("control plane")
+    control.add_argument("--discovery", metavar="HOST:PORT", help="meshd's CA and discovery address (15012)")
+    control.add_argument("--token-file", type=Path, help="bootstrap token for the certificate request")
+    control.add_argument("--ca-file", type=Path, help="meshd's root bundle (verifies meshd and peers)")
+    control.add_argument(
+        "--data-dir", type=Path, default=Path("."), help="key, certificate, last good config"
+    )
+    control.add_argument("--config-file", type=Path, help="serve this static ProxyConfig (JSON); no meshd")
+    parser.add_argument("--drain-seconds", type=float, default=DRAIN_SECONDS)
+    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    return parser
+
+
+def node_from(args: argparse.Namespace) -> xds.Node:
+    labels: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in args.labels.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--labels: {item!r} is not key=value")
+        labels[key] = value
+    workload = args.workload or args.service_account
+    return xds.Node(
+        id=f"{workload}.{args.namespace}",
+        type="sidecar" if args.mode == "sidecar" else "gateway",
+        namespace=args.namespace,
+        workload=workload,
+        service_account=args.service_account,
+        labels=labels,
+        address=args.address,
+        inbound_port=args.inbound_port,
+        app_ports=tuple(args.app_port),
+        outbound_port=args.outbound_port if args.mode == "sidecar" else 0,
+        admin_port=args.admin_port,
+        proxy_version=runtime_version,
+        services=tuple(args.service),
+    )
+
+
+async def serve(args: argparse.Namespace) -> int:
+    loop = asyncio.get_running_loop()
+    node = node_from(args)
+    try:
+        identity = Identity(args.trust_domain, node.namespace, node.service_account)
+    except IdentityError as exc:
+        raise UsageError(str(exc)) from None
+    runtime = ProxyRuntime(node, loop)
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    admin = AdminServer(runtime, stop.set, runtime_version)
+    await admin.start("127.0.0.1", args.admin_port)
+    background: list[asyncio.Task[None]] = []
+    try:
+        if args.config_file is not None:
+            await _start_static(runtime, args, identity)
+        else:
+            background = await _start_with_meshd(runtime, args, identity)
+        log.info("mesh-proxy %s %s ready to serve (admin 127.0.0.1:%d)", args.mode, node.id, args.admin_port)
+        await stop.wait()
+    finally:
+        log.info("draining (up to %.1fs)", args.drain_seconds)
+        admin.close()
+        for task in background:
+            task.cancel()
+        await runtime.drain(args.drain_seconds)
+    return 0
+
+
+async def _start_static(runtime: ProxyRuntime, args: argparse.Namespace, identity: Identity) -> None:
+    files = CredentialFiles.in_directory(args.data_dir, args.ca_file)
+    if files.present():
+        runtime.load_credentials(files, identity.uri)
+    else:
+        log.warning("no credentials in %s: mTLS listeners and clusters will fail", args.data_dir)
+        runtime.tls_optional = True
+    await runtime.apply(load_config_file(args.config_file))
+
+
+async def _start_with_meshd(
+    runtime: ProxyRuntime, args: argparse.Namespace, identity: Identity
+) -> list[asyncio.Task[None]]:
+    host, sep, port = str(args.discovery).rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise UsageError(f"--discovery: {args.discovery!r} is not HOST:PORT")
+    if args.ca_file is None:
+        raise UsageError("--ca-file is needed with --discovery: meshd's root bundle, to verify meshd")
+    settings = AgentSettings(
+        discovery_host=host.strip("[]"),
+        discovery_port=int(port),
+        data_dir=args.data_dir,
+        ca_file=args.ca_file,
+        token_file=args.token_file,
+        identity=identity,
+    )
+    agent = Agent(runtime, settings)
+    agent.load_saved_certificate()
+    saved = args.data_dir / CONFIG_FILE
+    if saved.is_file():
+        try:
+            await runtime.apply(load_config_file(saved))
+            log.info("serving the last good config (%s) until meshd pushes one", runtime.version)
+        except ConfigError as exc:
+            log.warning("the saved config cannot be served: %s", exc)
+    return [
+        asyncio.ensure_future(agent.certificate_loop()),
+        asyncio.ensure_future(agent.discovery_loop()),
+    ]
+
+
+def main(argv: Sequence[str] | None = None, stderr: TextIO = sys.stderr) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=stderr,
+    )
+    try:
+        return uvloop.run(serve(args))
+    except (UsageError, ConfigError, TlsConfigError) as exc:
+        print(f"mesh-proxy: {exc}", file=stderr)
+        return 2
+    except OSError as exc:
+        print(f"mesh-proxy: {exc}", file=stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(BrokenPipeError):
+        sys.exit(main())

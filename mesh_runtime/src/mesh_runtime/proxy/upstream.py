@@ -1,0 +1,220 @@
+"""One keep-alive connection to an upstream endpoint, parsing responses with httptools.
+
+In the common case a response goes back to the client byte for byte: the parser only finds where the
+response ends and its status, and each chunk read is written downstream as it is (no header callbacks, no
+re-framing). When the response must change (response header operations, an HTTP/1.0 client) the connection
+uses a second parser with header callbacks and the owner rebuilds the head.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any, Protocol
+
+import httptools
+
+from .wire import MAX_HEAD_BYTES
+
+if TYPE_CHECKING:
+    from .cluster import EndpointState
+
+#: What the owner wants done with a response, decided when its head is complete.
+PASS, REWRITE, DISCARD = 0, 1, 2
+
+
+class ResponseOwner(Protocol):
+    """The request a connection is serving (the downstream connection, or a mirror)."""
+
+    transport: Any
+
+    def upstream_headers(self, connection: UpstreamConnection, status: int) -> int: ...
+
+    def upstream_body(self, connection: UpstreamConnection, data: bytes) -> None: ...
+
+    def upstream_done(self, connection: UpstreamConnection) -> None: ...
+
+    def upstream_lost(self, connection: UpstreamConnection, error: str) -> None: ...
+
+    def upstream_paused(self, paused: bool) -> None: ...
+
+
+class _HeaderCallbacks:
+    """The parser callbacks of the rewrite mode: header lines collected, body handed to the owner."""
+
+    __slots__ = ("connection",)
+
+    def __init__(self, connection: UpstreamConnection) -> None:
+        self.connection = connection
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.connection.lines.append(b"%s: %s\r\n" % (name, value))
+
+    def on_headers_complete(self) -> None:
+        self.connection.on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        connection = self.connection
+        if connection.mode == REWRITE and connection.owner is not None:
+            connection.owner.upstream_body(connection, body)
+
+    def on_message_complete(self) -> None:
+        self.connection.on_message_complete()
+
+
+class UpstreamConnection(asyncio.Protocol):
+    __slots__ = (
+        "endpoint",
+        "transport",
+        "owner",
+        "open",
+        "requests",
+        "idle_since",
+        "parser",
+        "_fast_parser",
+        "_full_parser",
+        "headers_done",
+        "complete",
+        "mode",
+        "prefix",
+        "status",
+        "head_request",
+        "lines",
+        "received",
+        "keep_alive",
+    )
+
+    def __init__(self, endpoint: EndpointState) -> None:
+        self.endpoint = endpoint
+        self.transport: Any = None
+        self.owner: ResponseOwner | None = None
+        self.open = False
+        self.requests = 0
+        self.idle_since = 0.0
+        self._fast_parser = httptools.HttpResponseParser(self)
+        self._full_parser: httptools.HttpResponseParser | None = None
+        self.parser = self._fast_parser
+        self.headers_done = False
+        self.complete = False
+        self.mode = PASS
+        self.prefix = b""
+        self.status = 0
+        self.head_request = False
+        self.lines: list[bytes] = []
+        self.received = False
+        self.keep_alive = True
+
+    # -- asyncio -----------------------------------------------------------------------------------------
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        self.open = True
+        transport.set_write_buffer_limits(high=64 * 1024)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.open = False
+        self.endpoint.cluster.connection_closed(self)
+        owner = self.owner
+        if owner is not None:
+            self.owner = None
+            owner.upstream_lost(self, str(exc) if exc else "connection termination")
+
+    def eof_received(self) -> bool:
+        return False
+
+    def pause_writing(self) -> None:
+        if self.owner is not None:
+            self.owner.upstream_paused(True)
+
+    def resume_writing(self) -> None:
+        if self.owner is not None:
+            self.owner.upstream_paused(False)
+
+    def data_received(self, data: bytes) -> None:
+        owner = self.owner
+        if owner is None:
+            self.close()  # bytes on an idle connection: the server is confused or closing
+            return
+        self.received = True
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            self.close()
+            if self.owner is owner:
+                self.owner = None
+                owner.upstream_lost(self, "protocol error")
+            return
+        if self.headers_done:
+            if self.mode == PASS:
+                if self.prefix:
+                    data = self.prefix + data
+                    self.prefix = b""
+                owner.transport.write(data)
+            if self.complete and self.owner is owner:
+                self._finish(owner)
+        elif self.mode == PASS:
+            self.prefix += data
+            if len(self.prefix) > MAX_HEAD_BYTES:
+                self.close()
+                self.owner = None
+                owner.upstream_lost(self, "protocol error")
+
+    # -- parser callbacks --------------------------------------------------------------------------------
+
+    def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()
+        if status < 200 and status != 101:
+            self.lines.clear()
+            return  # an interim response (100 Continue…): passed through before the final one
+        self.status = status
+        self.headers_done = True
+        # Asked now: once the message is complete the parser has forgotten its framing.
+        self.keep_alive = self.parser.should_keep_alive()
+        owner = self.owner
+        if owner is not None:
+            self.mode = owner.upstream_headers(self, status)
+        if self.head_request:
+            self.complete = True  # a response to HEAD has no body, whatever its content-length says
+
+    def on_message_complete(self) -> None:
+        if self.headers_done:
+            self.complete = True
+
+    # -- used by the owner -------------------------------------------------------------------------------
+
+    def begin(self, owner: ResponseOwner, rewrite: bool, head_request: bool) -> None:
+        """Serve one request for `owner`; `rewrite`: the owner rebuilds the response head."""
+        self.owner = owner
+        self.requests += 1
+        self.headers_done = False
+        self.complete = False
+        self.received = False
+        self.prefix = b""
+        self.status = 0
+        self.head_request = head_request
+        if rewrite:
+            if self._full_parser is None:
+                self._full_parser = httptools.HttpResponseParser(_HeaderCallbacks(self))
+            self.parser = self._full_parser
+            self.mode = REWRITE
+            self.lines = []
+        else:
+            self.parser = self._fast_parser
+            self.mode = PASS
+
+    def _finish(self, owner: ResponseOwner) -> None:
+        if self.head_request:
+            # The parser still expects the body a HEAD response announced; start the next one afresh.
+            self._fast_parser = httptools.HttpResponseParser(self)
+            self._full_parser = None
+            self.parser = self._fast_parser
+        owner.upstream_done(self)
+
+    def close(self) -> None:
+        self.open = False
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        self.open = False
+        if self.transport is not None:
+            self.transport.abort()
