@@ -16,7 +16,7 @@ description:
   - It fails only when messages reach O(failure_threshold), or when meshctl cannot do its work (a file
     that cannot be parsed, a missing file, an incorrect option).
 author:
-  - meshlab maintainers (!UNKNOWN)
+  - meshlab maintainers (@meshlab)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.actiongroups

@@ -16,7 +16,7 @@ description:
   - It fails only when asked to, with O(expected_version) or O(fail_on_skew), or when meshctl fails.
   - No control plane is not a failure; RV(control_plane_present) is then V(false).
 author:
-  - meshlab maintainers (!UNKNOWN)
+  - meshlab maintainers (@meshlab)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.actiongroups

@@ -97,6 +97,15 @@ class Service:
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
+    def log_lines(self, count: int, limit: float = 10.0) -> list[str]:
+        """The log's lines once it has at least `count` (a request is logged just after its response)."""
+        deadline = time.monotonic() + limit
+        lines = self.log().splitlines()
+        while len(lines) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+            lines = self.log().splitlines()
+        return lines
+
     def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 15.0) -> int:
         if self.process.poll() is None:
             self.process.send_signal(sig)

@@ -106,7 +106,7 @@ def test_one_log_line_per_request(launcher: Launcher) -> None:
     request(f"{details.url}/details/x")
     _raw(details, b"\x01\x02 junk\r\n\r\n")
     request(f"{details.url}/health")
-    lines = details.log().splitlines()
+    lines = details.log_lines(5)
     assert "details-v1 listening on http://127.0.0.1:" in lines[0]
     requests = lines[1:]
     assert len(requests) == 4
