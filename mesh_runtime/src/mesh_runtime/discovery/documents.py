@@ -69,6 +69,17 @@ class Prepared:
     #: What each document is, in order: (kind, group, namespace, name).
     documents: list[tuple[str, str, str, str]] = field(default_factory=list)
 
+    def extend(self, other: Prepared) -> None:
+        self.writes += other.writes
+        self.errors += other.errors
+        self.warnings += other.warnings
+        self.documents += other.documents
+
+    def ordered_writes(self) -> list[Write]:
+        """Namespaces first (so one applied with its resources is `created`), then the rest in order."""
+        namespaces = [w for w in self.writes if isinstance(w, PutNamespace) and not w.ensure_only]
+        return namespaces + [w for w in self.writes if w not in namespaces]
+
 
 def prepare(text: str, source: str, namespace: str | None = None) -> Prepared:
     """Check every document of `text`; `namespace` (kubectl's -n) places the ones that name none.

@@ -307,21 +307,18 @@ class LabelConflict(Exception):
     """Labelling without overwrite would change labels that already have a value."""
 
     def __init__(self, namespace: str, conflicts: list[str]) -> None:
-        super().__init__(
-            f"namespace {namespace}: {', '.join(conflicts)} already has a value; "
-            "pass --overwrite to change it"
-        )
+        super().__init__("; ".join(f"{c}, and --overwrite is false" for c in conflicts))
         self.namespace = namespace
         self.conflicts = conflicts
 
 
 def label_conflicts(record: NamespaceRecord | None, changes: Mapping[str, str | None]) -> list[str]:
-    """The labels `changes` would overwrite with a different value (kubectl refuses those without
-    --overwrite): `key (current value)`."""
+    """The labels `changes` would give another value (kubectl refuses those without --overwrite), as
+    `'key' already has a value (current)`."""
     if record is None:
         return []
     return [
-        f"{key} (it is {record.labels[key]!r})"
+        f"{key!r} already has a value ({record.labels[key]})"
         for key, value in changes.items()
         if value is not None and key in record.labels and record.labels[key] != value
     ]

@@ -1,0 +1,73 @@
+"""Port 15014 (HTTP): `/ready`, `/version`, `/metrics` and `/v1/sd` (Prometheus HTTP service discovery)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .. import __version__
+from ..ca import CAMetrics
+from .http import Request, Response, error_response, json_response, text_response
+from .state import MeshState
+
+PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class MonitoringHandler:
+    def __init__(self, state: MeshState, ca_metrics: CAMetrics, self_target: Callable[[], str]) -> None:
+        self.state = state
+        self.ca_metrics = ca_metrics
+        self._self_target = self_target
+        self.ready = False
+
+    async def __call__(self, request: Request) -> Response:
+        if request.method != "GET":
+            return error_response(405, "the monitoring port only answers GET")
+        path = request.path
+        if path == "/ready":
+            return text_response(200, "ready\n") if self.ready else text_response(503, "starting\n")
+        if path == "/version":
+            return json_response(200, self.version())
+        if path == "/metrics":
+            text = self.ca_metrics.render_prometheus() + self.state.push.metrics.render_prometheus()
+            return text_response(200, text, PROMETHEUS_CONTENT_TYPE)
+        if path == "/v1/sd":
+            return json_response(200, self.service_discovery())
+        return error_response(404, f"no such endpoint: {path}")
+
+    def version(self) -> dict[str, Any]:
+        return {
+            "meshVersion": [{"Component": "meshd", "Revision": "default", "Info": {"version": __version__}}],
+            "dataPlaneVersion": [
+                {"ID": c.node.id, "IstioVersion": c.node.proxy_version or "unknown", "Type": c.node.type}
+                for c in sorted(self.state.push.connections.values(), key=lambda c: c.node.id)
+            ],
+        }
+
+    def service_discovery(self) -> list[dict[str, Any]]:
+        """Prometheus HTTP SD: every connected proxy's admin (loopback on its host), then meshd itself."""
+        groups: list[dict[str, Any]] = []
+        for connection in sorted(self.state.push.connections.values(), key=lambda c: c.node.id):
+            node = connection.node
+            if not node.admin_port:
+                continue
+            labels = {
+                "__metrics_path__": "/stats/prometheus",
+                "namespace": node.namespace,
+                "workload": node.workload,
+                "proxy": node.id,
+                "proxy_type": node.type,
+                **{f"label_{_label_name(k)}": v for k, v in node.labels.items()},
+            }
+            groups.append({"targets": [f"127.0.0.1:{node.admin_port}"], "labels": labels})
+        groups.append(
+            {
+                "targets": [self._self_target()],
+                "labels": {"__metrics_path__": "/metrics", "job": "meshd", "namespace": "istio-system"},
+            }
+        )
+        return groups
+
+
+def _label_name(key: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in key)
