@@ -23,8 +23,10 @@ from ..analysis.meshconfig import MeshConfigError, load_mesh_config
 from ..analysis.standins import ingress_gateway_standins
 from ..resources import InputNotFoundError, LoadResult, Resource, load_paths
 from ..resources.loader import RECOGNIZED_EXTENSIONS
+from .client import add_connection_flags
 from .errors import EXIT_DATA, EXIT_ISSUES, EXIT_USAGE, CommandError
 from .flags import add_boolean
+from .live import live_resources
 
 DOCS_URL = f"https://istio.io/v{ISTIO_API_VERSION}/docs/reference/config/analysis"
 
@@ -139,6 +141,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="accepted for compatibility: directories are always recursive",
     )
     parser.add_argument("--timeout", default="30s", help="accepted for compatibility with istioctl")
+    add_connection_flags(parser)
     parser.set_defaults(handler=run)
 
 
@@ -157,12 +160,13 @@ def run(args: argparse.Namespace, stdin: IO[str], stdout: IO[str], stderr: IO[st
             stdout.write(f"* {analyzer.name}:\n    {analyzer.description}\n")
         return 0
     suppressions = _suppressions(args.suppress, stderr)
+    live: list[Resource] = []
     if args.use_kube:
-        raise CommandError(
-            "analyzing the live mesh needs a running control plane (meshd), which this lab does not have "
-            "yet; pass --use-kube=false to analyze files only"
-        )
-    if not args.files:
+        try:
+            live = live_resources(args)
+        except CommandError as exc:
+            raise CommandError(f"{exc}; pass --use-kube=false to analyze files only", exc.code) from exc
+    elif not args.files:
         raise CommandError("no files to analyze: give files, directories or - (stdin)", EXIT_USAGE)
     try:
         mesh_config = load_mesh_config(args.meshConfigFile)
@@ -187,9 +191,10 @@ def run(args: argparse.Namespace, stdin: IO[str], stdout: IO[str], stderr: IO[st
             stderr.write(f"  {error} (skipped)\n")
 
     namespace = None if args.all_namespaces else (args.namespace or "default")
-    resources = _place_in_namespace(loaded, "" if namespace is None else namespace)
+    resources = live + _place_in_namespace(loaded, "" if namespace is None else namespace)
     resources = _last_definition_wins(resources, stderr if args.verbose else None)
-    resources += ingress_gateway_standins(mesh_config)
+    if not args.use_kube:
+        resources += ingress_gateway_standins(mesh_config)
     analyzers = [name.strip() for value in args.analyzer for name in value.split(",") if name.strip()]
     _check_analyzer_names(analyzers, stderr)
     if args.verbose:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import IO
 
 from .. import __version__
-from . import analyze, version
+from . import analyze, apply, delete, get, label, proxy_config, proxy_status, version
 from .errors import EXIT_ERROR, CommandError
 from .flags import ArgumentParser
 
@@ -20,6 +20,12 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--version", action="version", version=f"meshctl {__version__}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     analyze.register(subparsers)
+    apply.register(subparsers)
+    get.register(subparsers)
+    delete.register(subparsers)
+    label.register(subparsers)
+    proxy_status.register(subparsers)
+    proxy_config.register(subparsers)
     version.register(subparsers)
     return parser
 
