@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .stats import Stats
 
 UNLIMITED = sys.maxsize
+_PASSTHROUGH_CACHE = 256
 #: What `obtain` returns when it cannot hand over a connection at once.
 CONNECTING, QUEUED, OVERFLOW = 1, 2, 3
 
@@ -162,6 +163,9 @@ class ClusterState:
         self.endpoints: list[EndpointState] = []
         self.balancer = _balancer(spec.load_balancer)
         self.hash_policy = spec.load_balancer if spec.load_balancer.policy == "CONSISTENT_HASH" else None
+        #: Istio's PassthroughCluster: the request's own authority is the endpoint (original destination).
+        self.passthrough = spec.load_balancer.policy == "PASSTHROUGH"
+        self._passthrough_endpoints: dict[bytes, EndpointState] = {}
         self.outlier: OutlierDetector | None = None
         if spec.outlier_detection is not None and (
             spec.outlier_detection.consecutive_5xx_errors or spec.outlier_detection.consecutive_gateway_errors
@@ -250,6 +254,21 @@ class ClusterState:
                 if chosen is not avoid:
                     break
         return chosen
+
+    def endpoint_for(self, authority: bytes) -> EndpointState | None:
+        """PASSTHROUGH: the endpoint the request names (`host[:port]`, port 80 by default), plaintext."""
+        state = self._passthrough_endpoints.get(authority)
+        if state is not None:
+            return state
+        host, port = _split_authority(authority)
+        if not host or port <= 0:
+            return None
+        state = EndpointState(self, xds.Endpoint(address=host, port=port, has_sidecar=False))
+        if len(self._passthrough_endpoints) >= _PASSTHROUGH_CACHE:
+            oldest = next(iter(self._passthrough_endpoints))
+            self._passthrough_endpoints.pop(oldest).close_idle()
+        self._passthrough_endpoints[authority] = state
+        return state
 
     # -- connections -------------------------------------------------------------------------------------
 
@@ -393,6 +412,19 @@ def _describe_connect_failure(exc: BaseException) -> str:
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
         return "connect timeout"
     return type(exc).__name__ if not str(exc) else str(exc)
+
+
+def _split_authority(authority: bytes) -> tuple[str, int]:
+    text = authority.decode("latin-1").strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port_text = rest[1:] if rest.startswith(":") else ""
+    else:
+        host, _, port_text = text.partition(":")
+    try:
+        return host, int(port_text) if port_text else 80
+    except ValueError:
+        return host, -1
 
 
 def _endpoint_key(endpoint: xds.Endpoint) -> tuple[str, int, str, bool]:

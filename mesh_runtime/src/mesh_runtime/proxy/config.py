@@ -132,13 +132,13 @@ def _route_table(
         if name:
             if name not in route_configs:
                 raise ConfigError(f"{where}: route configuration {name!r} is not in route_configs")
-            source = route_configs[name]
+            sources = [route_configs[name]]
         else:
-            # An outbound HTTP proxy listener without a named route config serves every virtual host.
-            source = xds.RouteConfiguration(
-                "", tuple(vhost for rc in route_configs.values() for vhost in rc.virtual_hosts)
-            )
-        tables[name] = compile_route_table(source, clusters, node)
+            # An outbound HTTP proxy listener without a named route config serves every virtual host;
+            # Envoy has a listener per port, and names the route configs after them: `reviews:9080` is in
+            # "9080" only, and a bare `reviews` means port 80, so "80" comes first.
+            sources = sorted(route_configs.values(), key=lambda rc: rc.name != "80")
+        tables[name] = compile_route_table(name, sources, clusters, node)
     return tables[name]
 
 

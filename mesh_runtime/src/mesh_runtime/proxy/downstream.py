@@ -569,8 +569,11 @@ class DownstreamProtocol(asyncio.Protocol):
             return
         route = self.route
         assert route is not None
-        key = self._hash_key(cluster) if cluster.hash_policy is not None else None
-        endpoint = cluster.pick(key, self.endpoint if self.attempt else None)
+        if cluster.passthrough:
+            endpoint = cluster.endpoint_for(self.authority)
+        else:
+            key = self._hash_key(cluster) if cluster.hash_policy is not None else None
+            endpoint = cluster.pick(key, self.endpoint if self.attempt else None)
         if endpoint is None:
             self._reply(503, wire.BODY_NO_HEALTHY_UPSTREAM, wire.NO_HEALTHY_UPSTREAM)
             return

@@ -23,8 +23,9 @@ class Weighted(Protocol):
 
 E = TypeVar("E", bound=Weighted)
 
-#: Envoy's ring_hash minimum_ring_size (Istio's default minimumRingSize).
-RING_SIZE = 1024
+#: Points per unit of endpoint weight on the hash ring: fixed, so that an endpoint leaving the ring moves
+#: only its own keys (the ring of 8 endpoints has Envoy's default minimum of 1024 points).
+POINTS_PER_WEIGHT = 128
 
 
 class LoadBalancer(Generic[E]):
@@ -101,8 +102,8 @@ class Random(LoadBalancer[E]):
 
 
 class RingHash(LoadBalancer[E]):
-    """A hash ring of RING_SIZE points: the same key reaches the same endpoint while the set is stable,
-    and losing an endpoint moves only its keys. A request without a key is spread at random."""
+    """A hash ring: the same key reaches the same endpoint while the set is stable, and losing an endpoint
+    moves only its keys. A request without a key is spread at random."""
 
     def __init__(self, rng: random.Random | None = None) -> None:
         super().__init__()
@@ -113,11 +114,9 @@ class RingHash(LoadBalancer[E]):
     def rebuild(self, endpoints: Sequence[E]) -> None:
         self.endpoints = endpoints
         points: list[tuple[int, int, E]] = []
-        total = sum(max(endpoint.weight, 1) for endpoint in endpoints) or 1
         for order, endpoint in enumerate(endpoints):
             name = endpoint.ring_key
-            replicas = max(1, RING_SIZE * max(endpoint.weight, 1) // total)
-            for replica in range(replicas):
+            for replica in range(POINTS_PER_WEIGHT * min(max(endpoint.weight, 1), 128)):
                 points.append((zlib.crc32(f"{name}_{replica}".encode()), order, endpoint))
         points.sort(key=lambda point: (point[0], point[1]))
         self._hashes = [point[0] for point in points]

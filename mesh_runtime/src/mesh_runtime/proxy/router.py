@@ -233,6 +233,8 @@ class RouteTable:
         if found is None and b":" in host and not host.endswith(b"]"):
             bare = host.rsplit(b":", 1)[0]
             found = self.exact.get(bare) or self._wildcard(bare)
+        if found is None:
+            found = self.default
         if len(self._cache) < _HOST_CACHE_LIMIT:
             self._cache[host] = found
         return found
@@ -244,15 +246,26 @@ class RouteTable:
         for prefix, vhost in self.prefixes:
             if host.startswith(prefix) and len(host) > len(prefix):
                 return vhost
-        return self.default
+        return None
 
 
 def compile_route_table(
-    config: xds.RouteConfiguration,
+    name: str,
+    configs: Iterable[xds.RouteConfiguration],
     clusters: Mapping[str, ClusterState],
     node: xds.Node,
 ) -> RouteTable:
-    table = RouteTable(config.name)
+    """One table over the virtual hosts of `configs`, in order (the first to claim a domain keeps it)."""
+    table = RouteTable(name)
+    for config in configs:
+        _add_virtual_hosts(table, config, clusters, node)
+    table.seal()
+    return table
+
+
+def _add_virtual_hosts(
+    table: RouteTable, config: xds.RouteConfiguration, clusters: Mapping[str, ClusterState], node: xds.Node
+) -> None:
     for vindex, vhost in enumerate(config.virtual_hosts):
         where = f"route_configs[{config.name}].virtual_hosts[{vindex}]"
         routes = tuple(
@@ -263,8 +276,6 @@ def compile_route_table(
         compiled_vhost = VirtualHostRoutes(vhost.name, routes)
         for domain in vhost.domains:
             table.add(domain, compiled_vhost)
-    table.seal()
-    return table
 
 
 def compile_route(
@@ -301,7 +312,7 @@ def compile_route(
         for mirror in route.mirrors
         if mirror.cluster in clusters and mirror.percentage > 0
     )
-    compiled.rewrite = _compile_rewrite(route, where)
+    compiled.rewrite = compile_rewrite(route, where)
     compiled.request_ops = compile_header_ops(route.request_headers)
     compiled.response_ops = compile_header_ops(route.response_headers)
     if compiled.timeout:
@@ -362,7 +373,7 @@ def _compile_action(
     compiled.cluster_name = weighted[0].cluster
 
 
-def _compile_rewrite(route: xds.Route, where: str) -> PathRewrite | None:
+def compile_rewrite(route: xds.Route, where: str) -> PathRewrite | None:
     rewrite = route.rewrite
     if rewrite is None or (rewrite.uri is None and rewrite.authority is None and rewrite.uri_regex is None):
         return None
