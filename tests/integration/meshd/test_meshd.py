@@ -469,3 +469,32 @@ def test_meshctl_without_a_reachable_or_trusted_meshd(meshd: Meshd, tmp_path: Pa
     assert untrusted.code == 1 and f"meshd at https://{meshd.api} is not trusted" in untrusted.stderr
     outputs = dead.stderr + wrong_token.stderr + missing_file.stderr + untrusted.stderr
     assert "Traceback" not in outputs
+
+
+def test_serve_says_which_port_is_taken(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        process = subprocess.run(
+            [
+                *executable("meshd"),
+                "serve",
+                "--data-dir",
+                str(tmp_path / "meshd"),
+                "--listen-address",
+                "127.0.0.1",
+                "--discovery-port",
+                str(port),
+                "--api-port",
+                "0",
+                "--monitoring-port",
+                "0",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert process.returncode == 1
+    assert f"meshd: error: cannot listen for the discovery on 127.0.0.1:{port}: " in process.stderr
+    assert "Traceback" not in process.stderr
