@@ -104,7 +104,6 @@ class ClusterStats:
     """Plain int counters (no locks: one event loop), named after Envoy's cluster stats."""
 
     __slots__ = (
-        "upstream_rq_total",
         "upstream_rq_by_code",
         "upstream_rq_retry",
         "upstream_rq_retry_overflow",
@@ -118,7 +117,6 @@ class ClusterStats:
     )
 
     def __init__(self) -> None:
-        self.upstream_rq_total = 0
         self.upstream_rq_by_code = [0] * 600
         self.upstream_rq_retry = 0
         self.upstream_rq_retry_overflow = 0
@@ -129,6 +127,10 @@ class ClusterStats:
         self.upstream_cx_connect_fail = 0
         self.upstream_cx_tls_identity_mismatch = 0
         self.upstream_rq_mirrored = 0
+
+    @property
+    def upstream_rq_total(self) -> int:
+        return sum(self.upstream_rq_by_code)
 
 
 class ClusterState:

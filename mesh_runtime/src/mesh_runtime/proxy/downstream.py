@@ -48,7 +48,18 @@ _SPECIAL = {
     b"x-forwarded-client-cert": _XFCC,
     b"x-forwarded-for": _XFF,
 }
-_SPECIAL_LENGTHS = frozenset(len(name) for name in _SPECIAL)
+#: Header names as clients spell them → their kind (0: nothing special); filled as names are seen.
+_KNOWN_NAMES: dict[bytes, int] = {}
+_KNOWN_NAMES_LIMIT = 4096
+
+
+def _classify(name: bytes) -> int:
+    kind = _SPECIAL.get(name.lower(), 0)
+    if len(_KNOWN_NAMES) < _KNOWN_NAMES_LIMIT:
+        _KNOWN_NAMES[name] = kind
+    return kind
+
+
 _HEAD = b"HEAD"
 _XFP_HTTP = b"x-forwarded-proto: http\r\n"
 _XFP_HTTPS = b"x-forwarded-proto: https\r\n"
@@ -105,6 +116,7 @@ class DownstreamProtocol(asyncio.Protocol):
         self.has_body = False
         self.request_chunked = False
         self.expect_continue = False
+        self.saw_connection = False
         # Per-request state: the exchange
         self.active = False
         self.request_complete = False
@@ -234,15 +246,17 @@ class DownstreamProtocol(asyncio.Protocol):
         self.has_body = False
         self.request_chunked = False
         self.expect_continue = False
+        self.saw_connection = False
 
     def on_url(self, url: bytes) -> None:
         self.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if len(name) in _SPECIAL_LENGTHS:
-            kind = _SPECIAL.get(name.lower())
-            if kind is not None and self._special_header(kind, name, value):
-                return
+        kind = _KNOWN_NAMES.get(name)
+        if kind is None:
+            kind = _classify(name)
+        if kind and self._special_header(kind, name, value):
+            return
         self.lines.append(name + wire.HEADER_SEPARATOR + value + wire.CRLF)
 
     def _special_header(self, kind: int, name: bytes, value: bytes) -> bool:
@@ -253,6 +267,7 @@ class DownstreamProtocol(asyncio.Protocol):
                 self.host_index = len(self.lines)
             return False
         if kind == _HOP:
+            self.saw_connection = True
             return True
         if kind == _TE:
             return value.strip().lower() != b"trailers"
@@ -368,8 +383,9 @@ class DownstreamProtocol(asyncio.Protocol):
         self.listener = listener = self.listener_ref.current
         self.method = method = parser.get_method()
         self.is_head = method == _HEAD
-        self.keep_alive = parser.should_keep_alive() and not self.runtime.draining
-        self.http10 = parser.get_http_version() == "1.0"
+        self.keep_alive = keep_alive = parser.should_keep_alive() and not self.runtime.draining
+        # An HTTP/1.1 request without `connection:` keeps the connection alive: no need to ask the version.
+        self.http10 = (not keep_alive or self.saw_connection) and parser.get_http_version() == "1.0"
         self.status = 0
         self.flags = ""
         self.response_started = False
@@ -379,9 +395,13 @@ class DownstreamProtocol(asyncio.Protocol):
         self.counted = False
         self.upstream = None
         self.waiting = False
-        self.pending = []
-        self.replay = [] if self.has_body else None
-        self.replay_bytes = 0
+        if self.pending:
+            self.pending = []
+        if self.has_body:
+            self.replay = []
+            self.replay_bytes = 0
+        else:
+            self.replay = None
         self._header_map = None
         url = self.url
         if url[:1] == b"/":
@@ -622,9 +642,9 @@ class DownstreamProtocol(asyncio.Protocol):
             transport.pause_reading()
         if self.expect_continue and self.attempt == 1:
             self.transport.write(wire.CONTINUE_100)
-        retry = self.route.retry if self.route is not None else None
-        if retry is not None and retry.per_try_timeout is not None:
-            self.try_timer = self.runtime.loop.call_later(retry.per_try_timeout, self._on_try_timeout)
+        per_try_timeout = self.route.per_try_timeout if self.route is not None else None
+        if per_try_timeout is not None:
+            self.try_timer = self.runtime.loop.call_later(per_try_timeout, self._on_try_timeout)
 
     def upstream_failed(self, endpoint: EndpointState, reason: str) -> None:
         """The connection for this request could not be opened (UF)."""
@@ -863,12 +883,10 @@ class DownstreamProtocol(asyncio.Protocol):
 
     def _record(self) -> None:
         stats = self.runtime.stats
-        stats.downstream_rq_total += 1
         status = self.status if self.response_started else 0
         stats.downstream_rq_by_code[status if 0 <= status < 600 else 0] += 1
         cluster = self.cluster
         if cluster is not None and self.endpoint is not None:
-            cluster.stats.upstream_rq_total += 1
             cluster.stats.upstream_rq_by_code[status if 0 <= status < 600 else 0] += 1
             self.endpoint.rq_total += 1
         if self.flags:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import sys
@@ -107,6 +108,9 @@ async def serve(args: argparse.Namespace) -> int:
         loop.add_signal_handler(signum, stop.set)
     admin = AdminServer(runtime, stop.set, runtime_version)
     await admin.start("127.0.0.1", args.admin_port)
+    # Everything imported and built so far lives as long as the process: keep it out of the collector's
+    # full passes (they otherwise walk it every ~70k allocations, a few µs per request on average).
+    gc.freeze()
     background: list[asyncio.Task[None]] = []
     try:
         if args.config_file is not None:

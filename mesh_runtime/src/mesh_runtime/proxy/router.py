@@ -152,6 +152,7 @@ class CompiledRoute:
         "rewrites_response",
         "hash_policy",
         "matches",
+        "per_try_timeout",
     )
 
     def __init__(self) -> None:
@@ -179,6 +180,7 @@ class CompiledRoute:
         self.slow = False
         self.rewrites_response = False
         self.hash_policy: xds.LoadBalancer | None = None
+        self.per_try_timeout: float | None = None
 
     def pick_target(self, rand: Callable[[], float] = random.random) -> WeightedTarget:
         """A weighted destination (weights divided by their sum); only for routes with several."""
@@ -301,6 +303,7 @@ def compile_route(
     _compile_action(compiled, route, where, clusters)
     compiled.timeout = route.timeout or None
     compiled.retry = compile_retry(route.retry)
+    compiled.per_try_timeout = compiled.retry.per_try_timeout if compiled.retry is not None else None
     compiled.fault_delay = (
         route.fault_delay if route.fault_delay and route.fault_delay.percentage > 0 else None
     )

@@ -17,7 +17,6 @@ class Stats:
         "downstream_cx_active",
         "downstream_cx_tls_refused",
         "downstream_cx_plaintext_refused",
-        "downstream_rq_total",
         "downstream_rq_by_code",
         "downstream_rq_by_flags",
         "downstream_rq_rx_reset",
@@ -33,7 +32,6 @@ class Stats:
         self.downstream_cx_active = 0
         self.downstream_cx_tls_refused = 0
         self.downstream_cx_plaintext_refused = 0
-        self.downstream_rq_total = 0
         #: Index: the status code sent (0: none, the client went away first).
         self.downstream_rq_by_code = [0] * 600
         self.downstream_rq_by_flags: dict[str, int] = {}
@@ -44,6 +42,10 @@ class Stats:
         self.errors_contained = 0
         self.config_applied = 0
         self.config_rejected = 0
+
+    @property
+    def downstream_rq_total(self) -> int:
+        return sum(self.downstream_rq_by_code)
 
     def count_flags(self, flags: str) -> None:
         self.downstream_rq_by_flags[flags] = self.downstream_rq_by_flags.get(flags, 0) + 1
@@ -72,6 +74,7 @@ class Stats:
         for cluster in clusters:
             prefix = f"cluster.{cluster.name}"
             stats = cluster.stats
+            yield f"{prefix}.upstream_rq_total", stats.upstream_rq_total
             for name in stats.__slots__:
                 if name == "upstream_rq_by_code":
                     continue
