@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from mesh_runtime.discovery.builder import build_proxy_config
-from mesh_runtime.xds import ProxyConfig, Redirect
-from tests.unit.discovery.snapshots import bookinfo_snapshot, ingress_gateway
+from mesh_runtime.xds import Node, ProxyConfig, Redirect
+from tests.unit.discovery.snapshots import bookinfo_sidecars, bookinfo_snapshot, ingress_gateway
 
 GATEWAY = """
 apiVersion: networking.istio.io/v1
@@ -98,3 +98,87 @@ def test_a_virtual_service_not_exported_to_the_gateway_namespace_is_not_bound() 
         "gateways:", 'exportTo: ["."]\n  gateways:'
     )
     assert domains(build(hidden), "http.8080") == {}
+
+
+EGRESS = """
+apiVersion: v1
+kind: Service
+metadata: {name: istio-egressgateway, namespace: istio-system}
+spec:
+  selector: {istio: egressgateway}
+  ports: [{name: http2, port: 80, targetPort: 8080}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: cnn}
+spec:
+  hosts: [edition.cnn.com]
+  ports: [{number: 80, name: http-port, protocol: HTTP}]
+  resolution: DNS
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: istio-egressgateway}
+spec:
+  selector: {istio: egressgateway}
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: [edition.cnn.com]}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: direct-cnn-through-egress-gateway}
+spec:
+  hosts: [edition.cnn.com]
+  gateways: [istio-egressgateway, mesh]
+  http:
+  - match: [{gateways: [mesh], port: 80}]
+    route: [{destination: {host: istio-egressgateway.istio-system.svc.cluster.local, port: {number: 80}}}]
+  - match: [{gateways: [istio-egressgateway], port: 80}]
+    route: [{destination: {host: edition.cnn.com, port: {number: 80}}}]
+"""
+
+
+def egress_gateway() -> Node:
+    return Node(
+        id="istio-egressgateway.istio-system",
+        type="gateway",
+        namespace="istio-system",
+        workload="istio-egressgateway",
+        service_account="istio-egressgateway-service-account",
+        labels={"app": "istio-egressgateway", "istio": "egressgateway"},
+        address="127.0.0.1",
+    )
+
+
+def test_istios_egress_gateway_example() -> None:
+    snap = bookinfo_snapshot(EGRESS, extra_nodes=[egress_gateway()])
+    gateway = build_proxy_config(snap, egress_gateway())
+    (listener,) = gateway.listeners
+    assert (listener.port, listener.route_config) == (8080, "http.80")  # the Service's targetPort
+    (host,) = gateway.route_configs[0].virtual_hosts
+    assert host.domains == ("edition.cnn.com", "edition.cnn.com:80")
+    assert [r.clusters[0].cluster for r in host.routes] == ["outbound|80||edition.cnn.com"]
+    cnn = {a.cluster: a.endpoints for a in gateway.endpoints}["outbound|80||edition.cnn.com"]
+    assert [(e.address, e.port) for e in cnn] == [("edition.cnn.com", 80)]
+    # Sidecars send edition.cnn.com to the egress gateway, whose endpoint is its listener.
+    sidecar = build_proxy_config(snap, bookinfo_sidecars()[0])
+    port80 = next(rc for rc in sidecar.route_configs if rc.name == "80")
+    cnn_host = next(v for v in port80.virtual_hosts if v.name == "edition.cnn.com:80")
+    target = "outbound|80||istio-egressgateway.istio-system.svc.cluster.local"
+    assert [r.clusters[0].cluster for r in cnn_host.routes] == [target]
+    (endpoint,) = {a.cluster: a.endpoints for a in sidecar.endpoints}[target]
+    assert (endpoint.port, endpoint.has_sidecar, endpoint.workload) == (8080, False, "istio-egressgateway")
+
+
+def test_a_gateway_server_with_istio_mutual_is_reached_with_mtls() -> None:
+    mutual = EGRESS.replace(
+        "servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: [edition.cnn.com]}]",
+        "servers: [{port: {number: 80, name: https, protocol: HTTPS}, hosts: [edition.cnn.com], "
+        "tls: {mode: ISTIO_MUTUAL}}]",
+    )
+    snap = bookinfo_snapshot(mutual, extra_nodes=[egress_gateway()])
+    (listener,) = build_proxy_config(snap, egress_gateway()).listeners
+    assert (listener.port, listener.tls.mode) == (8080, "ISTIO_MUTUAL")
+    sidecar = build_proxy_config(snap, bookinfo_sidecars()[0])
+    target = "outbound|80||istio-egressgateway.istio-system.svc.cluster.local"
+    (endpoint,) = {a.cluster: a.endpoints for a in sidecar.endpoints}[target]
+    assert endpoint.has_sidecar and endpoint.identity.endswith("/sa/istio-egressgateway-service-account")

@@ -1,14 +1,16 @@
 """Endpoints: the workloads behind each cluster, chosen here (subset labels included), with identity,
 sidecar and health, so the proxy only balances.
 
-An endpoint "has a sidecar" when it answers with mTLS: a sidecar's inbound listener, unless the workload's
-PeerAuthentication disables mTLS on that port (then, as Istio's auto mTLS does, clients send plaintext).
+An endpoint "has a sidecar" when it answers with the mesh's mTLS: a sidecar's inbound listener, unless the
+workload's PeerAuthentication disables mTLS on that port (then, as Istio's auto mTLS does, clients send
+plaintext); a gateway's server port when the server terminates ISTIO_MUTUAL.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from ...resources import kinds as k
 from ...xds import ClusterLoadAssignment, Endpoint, Node, cluster_name
 from .. import fields as f
 from ..registry import ServicePort, Workload
@@ -79,7 +81,7 @@ def _workload_endpoints(
                 identity=spiffe_identity(
                     snapshot.settings.trust_domain, workload.namespace, workload.service_account
                 ),
-                has_sidecar=workload.has_sidecar and _speaks_mtls(snapshot, workload, port),
+                has_sidecar=_speaks_mtls(snapshot, workload, port),
                 healthy=workload.healthy,
                 weight=workload.weight,
                 workload=workload.name,
@@ -90,12 +92,29 @@ def _workload_endpoints(
 
 
 def _speaks_mtls(snapshot: Snapshot, workload: Workload, port: ServicePort) -> bool:
+    """Whether the workload answers this port with the mesh's mTLS: a sidecar unless PeerAuthentication
+    disables it there; a gateway when its server on the port terminates ISTIO_MUTUAL."""
+    if workload.kind == "gateway":
+        return _gateway_terminates_istio_mutual(snapshot, workload, port.port)
+    if not workload.has_sidecar:
+        return False
     policy = security.peer_authentication(snapshot, workload.namespace, workload.labels)
     target = port.target_port
     app_port = target if isinstance(target, int) and target in workload.inbound_ports else 0
     if not app_port and workload.inbound_ports:
         app_port = next(iter(workload.inbound_ports))
     return security.mode_for_port(policy, app_port) != "DISABLE"
+
+
+def _gateway_terminates_istio_mutual(snapshot: Snapshot, workload: Workload, port: int) -> bool:
+    for gateway in snapshot.of_kind(k.GATEWAY):
+        if not f.labels_match(f.string_map(gateway.spec.get("selector")), workload.labels):
+            continue
+        for server in f.mappings(gateway.spec.get("servers")):
+            number = f.integer(f.mapping(server.get("port")).get("number"))
+            if number == port and f.text(f.mapping(server.get("tls")).get("mode")) == "ISTIO_MUTUAL":
+                return True
+    return False
 
 
 def _static(

@@ -7,8 +7,10 @@ server host `ns/dnsName` admits VirtualServices of namespace `ns` only (`*`: any
 virtual host takes the narrower of the two names. VirtualServices for the same host on the same port are
 merged, oldest first. Only HTTP servers (HTTP, HTTP2, GRPC, and HTTPS that terminates TLS) are served.
 
-If the proxy's Node names an `inbound_port`, the first server port is served there instead (a launcher that
-cannot give the gateway the port its Gateway names); routes still see the server's port.
+A server port is bound as Istio binds it: when a Service selecting the gateway has that port, its
+`targetPort` is where the gateway listens (Istio's egress gateway: Gateway port 80, pod port 8080); otherwise
+the server port itself. If the proxy's Node names an `inbound_port`, the first server port is served there
+instead (a launcher's choice). Routes always see the server's port.
 """
 
 from __future__ import annotations
@@ -95,9 +97,10 @@ def gateway_parts(
 ) -> tuple[list[Listener], list[RouteConfiguration], list[Cluster], list[ClusterLoadAssignment]]:
     listeners: list[Listener] = []
     route_configs: list[RouteConfiguration] = []
+    target_ports = service_target_ports(snapshot, node)
     for index, (port, servers) in enumerate(http_servers(snapshot, node).items()):
         name = f"http.{port}"
-        bind_port = node.inbound_port if index == 0 and node.inbound_port else port
+        bind_port = node.inbound_port if index == 0 and node.inbound_port else target_ports.get(port, port)
         bind = f.text(servers[0].server.get("bind")) or node.address
         listeners.append(
             Listener(
@@ -113,6 +116,19 @@ def gateway_parts(
     services = visible_services(snapshot, node)
     clusters = outbound_clusters(snapshot, node, services)
     return listeners, route_configs, clusters, outbound_load_assignments(snapshot, node, services)
+
+
+def service_target_ports(snapshot: Snapshot, node: Node) -> dict[int, int]:
+    """Service port → target port, from the Services in the gateway's namespace that select it."""
+    ports: dict[int, int] = {}
+    for service in snapshot.services:
+        selector = service.selector
+        if service.namespace != node.namespace or not selector or not f.labels_match(selector, node.labels):
+            continue
+        for port in service.ports:
+            if isinstance(port.target_port, int):
+                ports.setdefault(port.port, port.target_port)
+    return ports
 
 
 def gateway_load_assignments(snapshot: Snapshot, node: Node) -> list[ClusterLoadAssignment]:
