@@ -170,6 +170,11 @@ def test_kinds_the_mesh_does_not_know_are_left_alone() -> None:
             "apiVersion networking.istio.io/v2 is not served for VirtualService; use one of: "
             "networking.istio.io/v1, networking.istio.io/v1beta1, networking.istio.io/v1alpha3",
         ),
+        (
+            "apiVersion: apps/v1\nkind: Deploymnet\nmetadata: {name: a}\n",
+            1,
+            "unknown kind Deploymnet in Kubernetes API apps/v1; did you mean Deployment?",
+        ),
         ("apiVersion: v1\nkind: Service\nmetadata:\n  name: [oops\n", 4, "invalid YAML"),
         ("apiVersion: v1\nkind: Service\nmetadata:\n  name: a\n\tspec: {}\n", 5, "invalid YAML"),
         ("a: !!python/object:os.system {}\n", 1, "invalid YAML"),

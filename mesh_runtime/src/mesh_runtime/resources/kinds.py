@@ -102,6 +102,38 @@ MODELLED_KINDS: tuple[Kind, ...] = tuple(k for k in ISTIO_KINDS if k.modelled)
 #: API groups that belong to Istio: an unknown kind in one of them is a user error (a typo).
 ISTIO_GROUPS = frozenset({NETWORKING, SECURITY, TELEMETRY, EXTENSIONS})
 
+#: Kubernetes' built-in kinds by API group: a kind outside these lists in one of these groups is a typo.
+KUBERNETES_BUILTIN_KINDS: dict[str, frozenset[str]] = {
+    "": frozenset(
+        {
+            "Binding",
+            "ComponentStatus",
+            "ConfigMap",
+            "Endpoints",
+            "Event",
+            "LimitRange",
+            "List",
+            "Namespace",
+            "Node",
+            "PersistentVolume",
+            "PersistentVolumeClaim",
+            "Pod",
+            "PodTemplate",
+            "ReplicationController",
+            "ResourceQuota",
+            "Secret",
+            "Service",
+            "ServiceAccount",
+        }
+    ),
+    "apps": frozenset({"ControllerRevision", "DaemonSet", "Deployment", "ReplicaSet", "StatefulSet"}),
+    "batch": frozenset({"CronJob", "Job"}),
+    "networking.k8s.io": frozenset({"Ingress", "IngressClass", "NetworkPolicy", "ServiceCIDR", "IPAddress"}),
+    "rbac.authorization.k8s.io": frozenset({"ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}),
+    "policy": frozenset({"PodDisruptionBudget"}),
+    "autoscaling": frozenset({"HorizontalPodAutoscaler"}),
+}
+
 _BY_GROUP_KIND = {(k.group, k.kind): k for k in KNOWN_KINDS}
 
 

@@ -342,14 +342,23 @@ def _resolve_kind(api_version: str, kind_name: str) -> Kind:
             f"; did you mean {guess}?" if (guess := _closest(kind_name, kinds.kinds_in_group(group))) else ""
         )
         raise ResourceError(f"unknown kind {kind_name} in {group} (known kinds: {known_here}){hint}")
+    builtin = kinds.KUBERNETES_BUILTIN_KINDS.get(group)
+    if builtin is not None and kind_name not in builtin:
+        guess = _closest_name(kind_name, builtin)
+        hint = f"; did you mean {guess}?" if guess else ""
+        raise ResourceError(f"unknown kind {kind_name} in Kubernetes API {api_version}{hint}")
     return Kind(group, kind_name, (version,), namespaced=True, modelled=False)
 
 
 def _closest(name: str, candidates: Iterable[Kind]) -> str | None:
+    return _closest_name(name, [candidate.kind for candidate in candidates])
+
+
+def _closest_name(name: str, candidates: Iterable[str]) -> str | None:
     lowered = name.lower()
-    for candidate in candidates:
-        if candidate.kind.lower() == lowered or _edit_distance(candidate.kind.lower(), lowered) <= 2:
-            return candidate.kind
+    for candidate in sorted(candidates):
+        if candidate.lower() == lowered or _edit_distance(candidate.lower(), lowered) <= 2:
+            return candidate
     return None
 
 
