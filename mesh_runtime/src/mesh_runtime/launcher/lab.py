@@ -1,0 +1,812 @@
+"""The whole mesh on this machine, as real processes: meshd, every workload's app and sidecar, the gateways.
+
+`Lab(spec, data_dir).start()` does, in order: `meshd init`; a bootstrap token per workload identity;
+`meshd serve` on free loopback ports, waited for on /ready; the namespaces, Services (and WorkloadEntries of
+workloads without a sidecar) and the spec's resources applied through the config API; every app bound to
+loopback and, beside it, its `mesh-proxy sidecar` with its own port block (the app's HTTP_PROXY is the
+sidecar's outbound port); every `mesh-proxy gateway`; then it waits until every proxy is ready and every
+proxy's clusters list the endpoints the spec implies. `stop()` sends SIGTERM to all, SIGKILL after a timeout,
+and checks that no process and no port is left. Any failure on the way stops what was started and says which
+process failed, with the end of its log.
+
+```
+<data dir>/
+  meshd/            meshd's data directory (store, CA, root-cert.pem, admin-token)
+  tokens/           a bootstrap token per identity (<namespace>.<service account>, 0600)
+  proxies/<id>/     each proxy's key, certificate and last good config
+  logs/             meshd.log, <workload>.app.log, <proxy id>.proxy.log
+  lab.json          what runs (pids, ports) for `mesh-lab status|down`
+```
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..ca import BootstrapTokens
+from ..ca.files import PRIVATE_FILE_MODE, write_atomically
+from ..cli.client import ApiClient
+from ..cli.errors import CommandError
+from .ports import LOOPBACK, PortAllocator, is_free, is_listening
+from .processes import Child, still_alive, stop_all
+from .spec import GatewaySpec, LabSpec, ServiceSpec, WorkloadSpec
+
+STATE_FILE = "lab.json"
+START_TIMEOUT = 90.0
+STOP_TIMEOUT = 10.0
+POLL_INTERVAL = 0.1
+PROXY_DRAIN_SECONDS = 2.0
+#: Variables a child must not inherit: proxies (the lab sets the app's own) and meshctl's defaults.
+_DROPPED_ENV_PREFIXES = ("MESHCTL_", "MESHD_")
+_DROPPED_ENV = frozenset(
+    {
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "no_proxy",
+    }
+)
+
+#: Requests to the lab's own loopback addresses never go through a proxy named in the environment.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class LabError(Exception):
+    """The lab could not be started, configured or stopped; the message says what and where to look."""
+
+
+@dataclass(frozen=True, slots=True)
+class MeshdPorts:
+    discovery: int
+    api: int
+    monitoring: int
+
+
+@dataclass
+class Workload:
+    spec: WorkloadSpec
+    app_port: int
+    app: Child
+    inbound_port: int = 0
+    outbound_port: int = 0
+    admin_port: int = 0
+    proxy: Child | None = None
+
+
+@dataclass
+class Gateway:
+    spec: GatewaySpec
+    #: Gateway server port → the local port the gateway listens on for it.
+    ports: dict[int, int]
+    admin_port: int
+    proxy: Child
+
+
+@dataclass
+class StopReport:
+    killed: list[str] = field(default_factory=list)
+    alive: list[str] = field(default_factory=list)
+    busy_ports: list[int] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.alive and not self.busy_ports
+
+
+def child_environment(extra: Mapping[str, str] = {}) -> dict[str, str]:  # noqa: B006 - never mutated
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in _DROPPED_ENV and not k.startswith(_DROPPED_ENV_PREFIXES)
+    }
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+class Lab:
+    def __init__(
+        self,
+        spec: LabSpec,
+        data_dir: Path,
+        *,
+        python: str = sys.executable,
+        log_level: str = "info",
+        start_timeout: float = START_TIMEOUT,
+    ) -> None:
+        self.spec = spec
+        self.data_dir = data_dir.expanduser().absolute()
+        self.python = python
+        self.log_level = log_level
+        self.start_timeout = start_timeout
+        self.allocator = PortAllocator()
+        self.meshd_ports: MeshdPorts | None = None
+        self.meshd: Child | None = None
+        self.workloads: dict[str, Workload] = {}
+        self.gateways: dict[str, Gateway] = {}
+        self.token_ids: list[str] = []
+
+    # -- layout --------------------------------------------------------------------------------------------
+
+    @property
+    def meshd_dir(self) -> Path:
+        return self.data_dir / "meshd"
+
+    @property
+    def root_cert(self) -> Path:
+        return self.meshd_dir / "root-cert.pem"
+
+    def token_file(self, namespace: str, service_account: str) -> Path:
+        return self.data_dir / "tokens" / f"{namespace}.{service_account}.token"
+
+    @property
+    def logs(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def state_file(self) -> Path:
+        return self.data_dir / STATE_FILE
+
+    def children(self) -> list[Child]:
+        """Every process of the lab, gateways and sidecars first, meshd last."""
+        found: list[Child] = [g.proxy for g in self.gateways.values()]
+        found += [w.proxy for w in self.workloads.values() if w.proxy is not None]
+        found += [w.app for w in self.workloads.values()]
+        if self.meshd is not None:
+            found.append(self.meshd)
+        return found
+
+    def ports(self) -> list[int]:
+        return sorted(self.allocator.taken)
+
+    # -- start ---------------------------------------------------------------------------------------------
+
+    def __enter__(self) -> Lab:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> Lab:
+        """Start everything, wait until the mesh serves; on failure stop what started, raise LabError."""
+        self._refuse_if_running()
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            # A new lab's proxies start afresh: a previous lab's keys and last good configs name its ports.
+            shutil.rmtree(self.data_dir / "proxies", ignore_errors=True)
+            self._plan()
+            self._init_meshd()
+            self._issue_tokens()
+            self.start_meshd()
+            self.apply(self.registry_documents(), source=f"mesh-lab:{self.spec.name}")
+            for child in self.children():
+                if child is not self.meshd:
+                    child.start()
+            self.save_state()
+            self.wait_ready()
+            self.wait_converged()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _refuse_if_running(self) -> None:
+        state = read_state(self.data_dir)
+        if state is None:
+            return
+        running = [c.name for c in state_children(state) if c.alive()]
+        if running:
+            raise LabError(
+                f"a lab is already running in {self.data_dir} ({', '.join(running)}): "
+                f"stop it first (mesh-lab down --data-dir {self.data_dir})"
+            )
+
+    def _plan(self) -> None:
+        """Ports for every process, and the processes (not started yet)."""
+        self.meshd_ports = MeshdPorts(*(self.allocator.allocate() for _ in range(3)))
+        for spec in self.spec.workloads:
+            app_port = self.allocator.reserve(spec.app_port) if spec.app_port else self.allocator.allocate()
+            # A sidecar's port block: inbound (mTLS, in front of the app), outbound (the app's proxy), admin.
+            inbound, outbound, admin = (
+                (self.allocator.allocate() for _ in range(3)) if spec.sidecar else (0, 0, 0)
+            )
+            workload = Workload(
+                spec, app_port, self._app_child(spec, app_port, outbound), inbound, outbound, admin
+            )
+            if spec.sidecar:
+                workload.proxy = self._sidecar_child(workload)
+            self.workloads[spec.proxy_id] = workload
+        for gateway_spec in self.spec.gateways:
+            ports = {
+                p.port: self.allocator.reserve(p.target_port) if p.target_port else self.allocator.allocate()
+                for p in gateway_spec.ports
+            }
+            admin_port = self.allocator.allocate()
+            self.gateways[gateway_spec.proxy_id] = Gateway(
+                gateway_spec, ports, admin_port, self._gateway_child(gateway_spec, admin_port)
+            )
+
+    def _meshd_command(self, *args: str) -> list[str]:
+        return [self.python, "-m", "mesh_runtime.meshd", *args]
+
+    def _init_meshd(self) -> None:
+        log = self.logs / "meshd.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        command = self._meshd_command(
+            "init", "--data-dir", str(self.meshd_dir), "--trust-domain", self.spec.trust_domain
+        )
+        with log.open("ab") as output:
+            result = subprocess.run(
+                command, stdout=output, stderr=subprocess.STDOUT, env=child_environment(), timeout=60
+            )
+        if result.returncode != 0:
+            raise LabError(f"'meshd init' failed ({result.returncode}); see {log}:\n{_tail(log)}")
+
+    def _issue_tokens(self) -> None:
+        tokens = BootstrapTokens(self.meshd_dir / "bootstrap-tokens.json", self.spec.trust_domain)
+        (self.data_dir / "tokens").mkdir(mode=0o700, exist_ok=True)
+        for namespace, service_account in self.spec.identities():
+            issued = tokens.issue(
+                [f"{namespace}/{service_account}"], description=f"mesh-lab {self.spec.name}"
+            )
+            write_atomically(
+                self.token_file(namespace, service_account), (issued.token + "\n").encode(), PRIVATE_FILE_MODE
+            )
+            self.token_ids.append(issued.grant.token_id)
+
+    def start_meshd(self) -> None:
+        """Start `meshd serve` (on the ports of its first start, when it is restarted) and wait for /ready."""
+        ports = self.meshd_ports
+        if ports is None:
+            raise LabError("the lab's ports are not chosen yet: start() chooses them")
+        self.meshd = Child(
+            "meshd",
+            tuple(
+                self._meshd_command(
+                    "serve",
+                    "--data-dir",
+                    str(self.meshd_dir),
+                    "--trust-domain",
+                    self.spec.trust_domain,
+                    "--listen-address",
+                    LOOPBACK,
+                    "--discovery-port",
+                    str(ports.discovery),
+                    "--api-port",
+                    str(ports.api),
+                    "--monitoring-port",
+                    str(ports.monitoring),
+                    "--log-level",
+                    self.log_level,
+                )
+            ),
+            self.logs / "meshd.log",
+            child_environment(),
+        ).start()
+        ready = f"http://{LOOPBACK}:{ports.monitoring}/ready"
+        self._wait("meshd to answer /ready", functools.partial(_is_ok, ready), [self.meshd])
+        if self.state_file.exists():  # restarted: `mesh-lab status|down` must find this process
+            self.save_state()
+
+    def stop_meshd(self, kill: bool = False) -> None:
+        """Stop meshd alone (SIGKILL with `kill`), leaving the data plane running."""
+        if self.meshd is None:
+            return
+        if kill:
+            self.meshd.kill()
+        else:
+            stop_all([self.meshd], STOP_TIMEOUT)
+
+    def _app_child(self, spec: WorkloadSpec, app_port: int, outbound_port: int) -> Child:
+        values = {
+            "{python}": self.python,
+            "{app_port}": str(app_port),
+            "{host}": LOOPBACK,
+            "{name}": spec.name,
+            "{namespace}": spec.namespace,
+        }
+        # As in a pod, HOSTNAME names the instance (Bookinfo's reviews shows it as "served by").
+        extra = {"HOSTNAME": spec.name}
+        extra.update({k: _substitute(v, values) for k, v in spec.env.items()})
+        if outbound_port:
+            proxy = f"http://{LOOPBACK}:{outbound_port}"
+            extra.update({"HTTP_PROXY": proxy, "http_proxy": proxy})
+        return Child(
+            f"{spec.name} app",
+            tuple(_substitute(word, values) for word in spec.command),
+            self.logs / f"{spec.name}.app.log",
+            child_environment(extra),
+        )
+
+    def _proxy_command(
+        self,
+        mode: str,
+        name: str,
+        namespace: str,
+        service_account: str,
+        labels: Mapping[str, str],
+        *ports: str,
+    ) -> tuple[str, ...]:
+        ports_ = self.meshd_ports
+        assert ports_ is not None
+        return (
+            self.python,
+            "-m",
+            "mesh_runtime.proxy",
+            mode,
+            f"--namespace={namespace}",
+            f"--workload={name}",
+            f"--service-account={service_account}",
+            f"--labels={','.join(f'{k}={v}' for k, v in labels.items())}",
+            f"--address={LOOPBACK}",
+            *ports,
+            f"--trust-domain={self.spec.trust_domain}",
+            f"--discovery={LOOPBACK}:{ports_.discovery}",
+            f"--token-file={self.token_file(namespace, service_account)}",
+            f"--ca-file={self.root_cert}",
+            f"--data-dir={self.data_dir / 'proxies' / f'{name}.{namespace}'}",
+            f"--drain-seconds={PROXY_DRAIN_SECONDS}",
+            f"--log-level={self.log_level}",
+        )
+
+    def _sidecar_child(self, workload: Workload) -> Child:
+        spec = workload.spec
+        command = self._proxy_command(
+            "sidecar",
+            spec.name,
+            spec.namespace,
+            spec.service_account,
+            spec.labels,
+            f"--inbound-port={workload.inbound_port}",
+            f"--outbound-port={workload.outbound_port}",
+            f"--admin-port={workload.admin_port}",
+            f"--app-port={workload.app_port}",
+        )
+        return Child(
+            f"{spec.proxy_id} sidecar", command, self.logs / f"{spec.proxy_id}.proxy.log", child_environment()
+        )
+
+    def _gateway_child(self, spec: GatewaySpec, admin_port: int) -> Child:
+        command = self._proxy_command(
+            "gateway",
+            spec.name,
+            spec.namespace,
+            spec.service_account,
+            spec.labels,
+            # Each Gateway server port is bound where the gateway's Service sends it (its targetPort).
+            "--inbound-port=0",
+            f"--admin-port={admin_port}",
+        )
+        return Child(
+            f"{spec.proxy_id} gateway", command, self.logs / f"{spec.proxy_id}.proxy.log", child_environment()
+        )
+
+    # -- what is registered --------------------------------------------------------------------------------
+
+    def registry_documents(self) -> list[dict[str, Any]]:
+        """Namespaces, Services (the gateways' too), WorkloadEntries of workloads without a sidecar, then the
+        spec's resources."""
+        documents: list[dict[str, Any]] = []
+        for namespace in self.spec.namespaces:
+            metadata: dict[str, Any] = {"name": namespace.name}
+            if namespace.labels:
+                metadata["labels"] = dict(namespace.labels)
+            documents.append({"apiVersion": "v1", "kind": "Namespace", "metadata": metadata})
+        documents += [_service_document(s) for s in self.spec.services]
+        documents += [self._gateway_service(g) for g in self.gateways.values()]
+        documents += [self._workload_entry(w) for w in self.workloads.values() if w.proxy is None]
+        documents += [dict(r) for r in self.spec.resources]
+        return documents
+
+    def _gateway_service(self, gateway: Gateway) -> dict[str, Any]:
+        """The gateway's Service (as Istio's istio-ingressgateway): each server port to where it listens."""
+        spec = gateway.spec
+        document = _service_document(
+            ServiceSpec(spec.name, spec.namespace, spec.ports, spec.labels, spec.labels)
+        )
+        for port in document["spec"]["ports"]:
+            port["targetPort"] = gateway.ports[port["port"]]
+        return document
+
+    def _workload_entry(self, workload: Workload) -> dict[str, Any]:
+        spec = workload.spec
+        ports = {
+            port.name: workload.app_port
+            for service in self.spec.services
+            if spec in self.spec.selected_workloads(service)
+            for port in service.ports
+        }
+        return {
+            "apiVersion": "networking.istio.io/v1",
+            "kind": "WorkloadEntry",
+            "metadata": {"name": spec.name, "namespace": spec.namespace, "labels": dict(spec.labels)},
+            "spec": {
+                "address": LOOPBACK,
+                "labels": dict(spec.labels),
+                "serviceAccount": spec.service_account,
+                **({"ports": ports} if ports else {}),
+            },
+        }
+
+    # -- config API ----------------------------------------------------------------------------------------
+
+    def api(self) -> ApiClient:
+        if self.meshd_ports is None:
+            raise LabError("meshd has not been started")
+        return api_client(self.meshd_dir, self.meshd_ports.api)
+
+    def request(self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> Any:
+        try:
+            response = self.api().request(method, path, body, query)
+        except CommandError as exc:
+            raise LabError(str(exc)) from exc
+        if not response.ok:
+            raise LabError(f"meshd answered {method} {path} with {response.status}: {response.body}")
+        return response.body
+
+    def apply(self, documents: Iterable[Mapping[str, Any]], source: str) -> list[dict[str, Any]]:
+        text = yaml.safe_dump_all(list(documents), sort_keys=False)
+        if not text.strip():
+            return []
+        try:
+            response = self.api().request("POST", "/v1/apply", {"documents": text, "source": source})
+        except CommandError as exc:
+            raise LabError(str(exc)) from exc
+        if response.status == 422:
+            errors = response.body.get("errors", []) if isinstance(response.body, dict) else []
+            lines = [f"  {e.get('resource')} {e.get('path')}: {e.get('message')}" for e in errors]
+            raise LabError(f"meshd refused the lab's documents ({source}):\n" + "\n".join(lines))
+        if not response.ok:
+            raise LabError(f"meshd answered the apply of {source} with {response.status}: {response.body}")
+        results: list[dict[str, Any]] = response.body.get("results", [])
+        return results
+
+    def proxy_rows(self) -> list[dict[str, Any]]:
+        """`meshctl proxy-status` rows of every proxy connected to meshd."""
+        rows: list[dict[str, Any]] = self.request("GET", "/v1/proxies")["items"]
+        return rows
+
+    def store_revision(self) -> int:
+        """The store's newest resourceVersion (what a push after the last write at least carries)."""
+        items = self.request("GET", "/v1/resources")["items"]
+        versions = [int(i.get("metadata", {}).get("resourceVersion") or 0) for i in items]
+        return max(versions, default=0)
+
+    # -- waiting -------------------------------------------------------------------------------------------
+
+    def proxy_ids(self) -> list[str]:
+        return [*self.gateways, *(i for i, w in self.workloads.items() if w.proxy is not None)]
+
+    def admin_ports(self) -> dict[str, int]:
+        ports = {i: g.admin_port for i, g in self.gateways.items()}
+        ports.update({i: w.admin_port for i, w in self.workloads.items() if w.proxy is not None})
+        return ports
+
+    def wait_ready(self, timeout: float | None = None) -> None:
+        """Every app accepts connections and every proxy answers /healthz/ready with 200."""
+        children = self.children()
+        for workload in self.workloads.values():
+            port = workload.app_port
+            self._wait(
+                f"{workload.spec.name}'s app to listen on {LOOPBACK}:{port}",
+                functools.partial(is_listening, port),
+                children,
+                timeout,
+            )
+        for proxy_id, admin_port in self.admin_ports().items():
+            url = f"http://{LOOPBACK}:{admin_port}/healthz/ready"
+            self._wait(
+                f"proxy {proxy_id} to be ready ({url})", functools.partial(_is_ok, url), children, timeout
+            )
+
+    def expected_endpoints(self) -> dict[str, set[str]]:
+        """Cluster name → the endpoints (`address:port`) it has once every workload is registered."""
+        expected: dict[str, set[str]] = {}
+        for service in self.spec.services:
+            addresses = set()
+            for spec in self.spec.selected_workloads(service):
+                workload = self.workloads[spec.proxy_id]
+                port = workload.inbound_port if workload.proxy is not None else workload.app_port
+                addresses.add(f"{LOOPBACK}:{port}")
+            if addresses:
+                for port_spec in service.ports:
+                    expected[f"outbound|{port_spec.port}||{service.hostname}"] = addresses
+        return expected
+
+    def convergence_problems(self) -> list[str]:
+        """Why the data plane does not (yet) match the spec: proxies whose clusters lack endpoints."""
+        problems = []
+        expected = self.expected_endpoints()
+        for proxy_id, admin_port in self.admin_ports().items():
+            try:
+                body = http_get(f"http://{LOOPBACK}:{admin_port}/clusters?format=json")
+                statuses = json.loads(body)["cluster_statuses"]
+            except (OSError, ValueError, KeyError) as exc:
+                problems.append(f"{proxy_id}: no cluster status ({exc})")
+                continue
+            for cluster in statuses:
+                wanted = expected.get(cluster["name"])
+                if wanted is None:
+                    continue
+                healthy = {h["address"] for h in cluster["hosts"] if h.get("health") == "healthy"}
+                if healthy != wanted or len(cluster["hosts"]) != len(wanted):
+                    problems.append(
+                        f"{proxy_id}: {cluster['name']} has healthy endpoints {sorted(healthy)} of "
+                        f"{len(cluster['hosts'])}, {sorted(wanted)} expected"
+                    )
+        return problems
+
+    def wait_converged(self, timeout: float | None = None) -> None:
+        """Every proxy knows every workload's endpoint (checked on the proxies themselves)."""
+        self._wait(
+            "every proxy to have every endpoint",
+            lambda: not self.convergence_problems(),
+            self.children(),
+            timeout,
+            explain=lambda: "\n".join(self.convergence_problems()),
+        )
+
+    def sync_problems(self, min_revision: int = 0, proxies: Iterable[str] | None = None) -> list[str]:
+        """Why `meshctl proxy-status` does not show every proxy SYNCED (at `min_revision` or later)."""
+        wanted = list(proxies) if proxies is not None else self.proxy_ids()
+        rows = {r["id"]: r for r in self.proxy_rows()}
+        problems = []
+        for proxy_id in wanted:
+            row = rows.get(proxy_id)
+            if row is None:
+                problems.append(f"{proxy_id}: not connected to meshd")
+            elif row["state"] != "SYNCED":
+                problems.append(f"{proxy_id}: {row['state']} {row.get('last_error') or ''}".rstrip())
+            elif _revision(row["acked_version"]) < min_revision:
+                problems.append(f"{proxy_id}: acknowledged {row['acked_version']}, not yet {min_revision}")
+        return problems
+
+    def wait_synced(
+        self, min_revision: int = 0, proxies: Iterable[str] | None = None, timeout: float | None = None
+    ) -> None:
+        """proxy-status shows the proxies SYNCED, having acknowledged a config of `min_revision` or later."""
+        wanted = list(proxies) if proxies is not None else None
+        self._wait(
+            "the proxies to be SYNCED",
+            lambda: not self.sync_problems(min_revision, wanted),
+            self.children(),
+            timeout,
+            explain=lambda: "\n".join(self.sync_problems(min_revision, wanted)),
+        )
+
+    def _wait(
+        self,
+        what: str,
+        condition: Callable[[], bool],
+        watched: Iterable[Child],
+        timeout: float | None = None,
+        explain: Callable[[], str] | None = None,
+    ) -> None:
+        """Poll `condition` until true; LabError when a watched process dies or the time is up."""
+        watched = [c for c in watched if c.process is not None]
+        deadline = time.monotonic() + (timeout if timeout is not None else self.start_timeout)
+        while True:
+            try:
+                if condition():
+                    return
+            except (LabError, OSError):
+                pass
+            for child in watched:
+                if child.returncode is not None:
+                    raise LabError(
+                        f"{child.name} exited with status {child.returncode} while waiting for {what}; "
+                        f"see {child.log_path}:\n{child.log_tail()}"
+                    )
+            if time.monotonic() >= deadline:
+                detail = ""
+                if explain is not None:
+                    try:
+                        detail = "\n" + explain()
+                    except (LabError, OSError) as exc:
+                        detail = f"\n{exc}"
+                raise LabError(f"timed out waiting for {what}; logs are in {self.logs}{detail}")
+            time.sleep(POLL_INTERVAL)
+
+    # -- addresses -----------------------------------------------------------------------------------------
+
+    def gateway_url(self, server_port: int | None = None, gateway: str | None = None) -> str:
+        """`http://127.0.0.1:<local port>` where the gateway serves its Gateway port `server_port`."""
+        if not self.gateways:
+            raise LabError("the lab has no gateway")
+        chosen = self.gateways[gateway] if gateway else next(iter(self.gateways.values()))
+        port = server_port if server_port is not None else next(iter(chosen.ports))
+        if port not in chosen.ports:
+            raise LabError(f"gateway {chosen.spec.proxy_id} serves no port {port}: {sorted(chosen.ports)}")
+        return f"http://{LOOPBACK}:{chosen.ports[port]}"
+
+    def meshctl_flags(self, command: str) -> list[str]:
+        """The connection flags meshctl needs for this lab's meshd."""
+        ports = self.meshd_ports
+        if ports is None:
+            raise LabError("meshd has not been started")
+        if command == "version":
+            return ["--control-plane", f"{LOOPBACK}:{ports.monitoring}"]
+        return ["--control-plane", f"{LOOPBACK}:{ports.api}", "--data-dir", str(self.meshd_dir)]
+
+    # -- state and stop ------------------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        ports = self.meshd_ports
+        return {
+            "spec": self.spec.name,
+            "data_dir": str(self.data_dir),
+            "meshd": {"discovery": ports.discovery, "api": ports.api, "monitoring": ports.monitoring}
+            if ports
+            else None,
+            "gateways": {
+                i: {"url": f"http://{LOOPBACK}:{next(iter(g.ports.values()))}", "ports": g.ports}
+                for i, g in self.gateways.items()
+            },
+            "workloads": {
+                i: {
+                    "app_port": w.app_port,
+                    "inbound_port": w.inbound_port,
+                    "outbound_port": w.outbound_port,
+                    "admin_port": w.admin_port,
+                }
+                for i, w in self.workloads.items()
+            },
+            "children": [c.record() for c in self.children()],
+            "ports": self.ports(),
+            "token_ids": self.token_ids,
+            "trust_domain": self.spec.trust_domain,
+        }
+
+    def save_state(self) -> None:
+        write_atomically(self.state_file, json.dumps(self.state(), indent=2).encode(), 0o644)
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> StopReport:
+        report = stop_processes(self.children(), self.ports(), timeout)
+        self._revoke_tokens()
+        self.state_file.unlink(missing_ok=True)
+        return report
+
+    def _revoke_tokens(self) -> None:
+        if not self.token_ids:
+            return
+        revoke_tokens(self.meshd_dir, self.spec.trust_domain, self.token_ids)
+        self.token_ids = []
+
+
+def stop_processes(children: list[Child], ports: Iterable[int], timeout: float = STOP_TIMEOUT) -> StopReport:
+    """Stop every process, then check that none is alive and no port is still taken."""
+    killed = stop_all(children, timeout)
+    report = StopReport(killed=[c.name for c in killed])
+    report.alive = [c.name for c in still_alive(children)]
+    deadline = time.monotonic() + timeout
+    busy = list(ports)
+    while busy and time.monotonic() < deadline:
+        busy = [p for p in busy if not is_free(p)]
+        if busy:
+            time.sleep(POLL_INTERVAL)
+    report.busy_ports = busy
+    return report
+
+
+def api_client(meshd_dir: Path, api_port: int) -> ApiClient:
+    """A client of the lab's config API, with meshd's admin token and root certificate."""
+    try:
+        token = (meshd_dir / "admin-token").read_text().strip()
+        context = ssl.create_default_context(cafile=str(meshd_dir / "root-cert.pem"))
+    except (OSError, ssl.SSLError) as exc:
+        raise LabError(f"{meshd_dir}: cannot read meshd's admin token or root certificate: {exc}") from exc
+    return ApiClient(LOOPBACK, api_port, token, context)
+
+
+def read_state(data_dir: Path) -> dict[str, Any] | None:
+    """What `save_state` recorded in `data_dir`; None when no lab was started there (or it was stopped)."""
+    path = data_dir / STATE_FILE
+    try:
+        state = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise LabError(f"{path}: unreadable ({exc}); remove it once no lab process runs") from exc
+    if not isinstance(state, dict):
+        raise LabError(f"{path}: not a lab state file; remove it once no lab process runs")
+    return state
+
+
+def state_children(state: Mapping[str, Any]) -> list[Child]:
+    return [Child.from_record(record) for record in state.get("children", [])]
+
+
+def stop_recorded(data_dir: Path, timeout: float = STOP_TIMEOUT) -> StopReport | None:
+    """Stop the lab recorded in `data_dir` by another process (`mesh-lab down`); None when there is none."""
+    state = read_state(data_dir)
+    if state is None:
+        return None
+    report = stop_processes(state_children(state), state.get("ports", []), timeout)
+    meshd_dir = data_dir / "meshd"
+    revoke_tokens(meshd_dir, str(state.get("trust_domain") or "cluster.local"), state.get("token_ids", []))
+    (data_dir / STATE_FILE).unlink(missing_ok=True)
+    return report
+
+
+def revoke_tokens(meshd_dir: Path, trust_domain: str, token_ids: Iterable[str]) -> None:
+    path = meshd_dir / "bootstrap-tokens.json"
+    if not path.exists():
+        return
+    tokens = BootstrapTokens(path, trust_domain)
+    for token_id in token_ids:
+        tokens.revoke(token_id)
+
+
+def _service_document(service: ServiceSpec) -> dict[str, Any]:
+    ports = []
+    for port in service.ports:
+        entry: dict[str, Any] = {"name": port.name, "port": port.port}
+        if port.target_port:
+            entry["targetPort"] = port.target_port
+        ports.append(entry)
+    metadata: dict[str, Any] = {"name": service.name, "namespace": service.namespace}
+    if service.labels:
+        metadata["labels"] = dict(service.labels)
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata,
+        "spec": {"ports": ports, "selector": dict(service.selector)},
+    }
+
+
+def _substitute(text: str, values: Mapping[str, str]) -> str:
+    for placeholder, value in values.items():
+        text = text.replace(placeholder, value)
+    return text
+
+
+def http_get(url: str, timeout: float = 5.0) -> bytes:
+    """GET straight to the address (never through a proxy named in the environment)."""
+    with _DIRECT.open(url, timeout=timeout) as reply:
+        return bytes(reply.read())
+
+
+def _is_ok(url: str) -> bool:
+    return _http_status(url) == 200
+
+
+def _http_status(url: str) -> int:
+    try:
+        with _DIRECT.open(url, timeout=2) as reply:
+            return int(reply.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except (OSError, ValueError):
+        return 0
+
+
+def _revision(version: str) -> int:
+    head = version.split(".", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
