@@ -71,6 +71,23 @@ def test_state_survives_reopening(tmp_path: Path) -> None:
     assert journal == "wal"
 
 
+def test_documents_keep_their_key_order_across_reopening(tmp_path: Path) -> None:
+    body = {
+        "kind": "VirtualService",
+        "apiVersion": "networking.istio.io/v1",
+        "metadata": {"namespace": "default", "name": "a"},
+        "spec": {"http": [], "hosts": ["reviews"]},
+    }
+    first = ConfigStore(tmp_path / "store.db")
+    first.write([PutObject("VirtualService", "default", "a", body)])
+    first.close()
+    stored = ConfigStore(tmp_path / "store.db").get("VirtualService", "default", "a")
+    assert stored is not None
+    assert list(stored.body) == ["kind", "apiVersion", "metadata", "spec"]
+    assert list(stored.body["metadata"]) == ["namespace", "name"]
+    assert list(stored.body["spec"]) == ["http", "hosts"]
+
+
 def test_a_failing_write_leaves_nothing_behind(tmp_path: Path) -> None:
     store = ConfigStore(tmp_path / "store.db")
     bad = PutObject("VirtualService", "default", "bad", {"spec": {"values": {1, 2}}})

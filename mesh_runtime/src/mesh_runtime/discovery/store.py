@@ -114,6 +114,11 @@ def canonical(body: Any) -> str:
     return json.dumps(thaw(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def _as_written(body: Any) -> str:
+    """The text a document is stored as: JSON in the order it was written, so `get` shows it unchanged."""
+    return json.dumps(thaw(body), separators=(",", ":"), ensure_ascii=False)
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -246,7 +251,7 @@ class ConfigStore:
                             o.kind,
                             o.namespace,
                             o.name,
-                            canonical(o.body),
+                            _as_written(o.body),
                             o.revision,
                             o.created_revision,
                             o.created,
