@@ -75,8 +75,13 @@ def test_apply_then_read_and_delete(loop: asyncio.AbstractEventLoop, state: Mesh
     ]
     assert call(loop, handler, "GET", "/v1/resources/VirtualService/default/nope")[0] == 404
     assert call(loop, handler, "GET", "/v1/resources/Nonsense/default/x")[0] == 404
+    revision_before = listed["revision"]
     assert call(loop, handler, "DELETE", "/v1/resources/VirtualService/default/reviews")[0] == 200
     assert call(loop, handler, "DELETE", "/v1/resources/VirtualService/default/reviews")[0] == 404
+    # The listing carries the store's revision, which a delete moves on though no item is left to show it.
+    after = call(loop, handler, "GET", "/v1/resources")[1]
+    assert after["revision"] == revision_before + 1
+    assert all(int(i["metadata"]["resourceVersion"]) < after["revision"] for i in after["items"])
 
 
 def test_an_invalid_document_rejects_the_whole_apply(

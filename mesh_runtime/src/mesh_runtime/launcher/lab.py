@@ -486,8 +486,11 @@ class Lab:
         return rows
 
     def store_revision(self) -> int:
-        """The store's newest resourceVersion (what a push after the last write at least carries)."""
-        items = self.request("GET", "/v1/resources")["items"]
+        """The store's revision (what a push after the last write, a delete included, at least carries)."""
+        listed = self.request("GET", "/v1/resources")
+        if isinstance(listed.get("revision"), int):
+            return int(listed["revision"])
+        items = listed["items"]
         versions = [int(i.get("metadata", {}).get("resourceVersion") or 0) for i in items]
         return max(versions, default=0)
 

@@ -1,7 +1,7 @@
 """Port 15080 (HTTPS, admin token): the config API meshctl speaks.
 
     POST   /v1/apply[?dry_run=true]            {"documents": text, "source": name, "namespace": ns?}
-    GET    /v1/resources[?kind=K&namespace=N]  {"items": [...]}
+    GET    /v1/resources[?kind=K&namespace=N]  {"items": [...], "revision": <store revision>}
     GET    /v1/resources/<Kind>/<ns>/<name>
     DELETE /v1/resources/<Kind>/<ns>/<name>
     GET    /v1/namespaces  |  GET, PATCH, DELETE /v1/namespaces/<name>
@@ -122,7 +122,8 @@ class ConfigApiHandler:
             items = [object_document(o) for o in store.objects(kind.kind, namespace or None)]
         else:
             items = [object_document(o) for o in store.objects(None, namespace or None)]
-        return json_response(200, {"items": sorted_documents(items)})
+        # The revision moves on with deletes too, which leave no item carrying it.
+        return json_response(200, {"items": sorted_documents(items), "revision": store.revision})
 
     async def one_resource(self, method: str, kind_name: str, namespace: str, name: str) -> Response:
         kind = kind_named(kind_name)
