@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 from mesh_runtime import xds
 
 from .server import ProxyRuntime
+from .telemetry import render
 
 _MAX_REQUEST = 16 * 1024
 
@@ -220,6 +221,7 @@ class AdminServer:
                 if c.outlier
             ],
         )
+        out.append(render(runtime.metrics.samples()))
         return "".join(out)
 
 

@@ -11,8 +11,10 @@ from typing import Literal
 
 from mesh_runtime import xds
 
+from .authz import Authorizer, compile_authorizer
 from .cluster import ClusterManager, ClusterSet, ClusterState
 from .router import CompiledRoute, ConfigError, RouteTable, compile_route_table
+from .telemetry import PEER_HEADER, encode_peer
 from .tls import FileContexts, TlsConfigError
 
 ListenerKey = tuple[str, int]
@@ -40,6 +42,9 @@ class ListenerConfig:
         "count_attempts",
         "mtls_mode",
         "server_tls",
+        "authorizer",
+        "authz_port",
+        "peer_line",
     )
 
     def __init__(self, spec: xds.Listener) -> None:
@@ -57,6 +62,12 @@ class ListenerConfig:
         mode = spec.peer_authentication.port_modes.get(spec.app_port, spec.peer_authentication.mode)
         self.mtls_mode: Literal["STRICT", "PERMISSIVE", "DISABLE"] = mode
         self.server_tls = spec.tls if spec.direction == "gateway" and spec.tls.mode != "DISABLE" else None
+        #: Inbound and gateway listeners enforce the AuthorizationPolicies (None: no policy applies).
+        self.authorizer: Authorizer | None = None
+        #: The port policies' `ports` and `destination.port` see: the workload's port inbound.
+        self.authz_port = spec.app_port if spec.direction == "inbound" else spec.port
+        #: The peer-metadata header a client-side proxy adds (b"" inbound, where it is read and removed).
+        self.peer_line = b""
 
     def socket_shape(self) -> tuple[object, ...]:
         """What the listening socket depends on: a change here means a new socket. (Inbound and TLS gateway
@@ -102,9 +113,20 @@ def _compile_listeners(
     route_configs = {route_config.name: route_config for route_config in config.route_configs}
     tables: dict[str, RouteTable] = {}
     listeners: dict[ListenerKey, ListenerConfig] = {}
+    try:
+        authorizer = compile_authorizer(config.authorization)
+    except ValueError as exc:
+        raise ConfigError(f"authorization: {exc}") from None
+    peer_line = PEER_HEADER + b": " + encode_peer(config.node) + b"\r\n"
     for index, spec in enumerate(config.listeners):
         where = f"listeners[{index}] ({spec.name})"
         listener = ListenerConfig(spec)
+        if spec.direction == "outbound":
+            listener.peer_line = peer_line
+        else:
+            listener.authorizer = authorizer
+            if spec.direction == "gateway":
+                listener.peer_line = peer_line
         if listener.key in listeners:
             raise ConfigError(f"{where}: {spec.address}:{spec.port} is already used by another listener")
         if spec.direction == "inbound":

@@ -20,10 +20,12 @@ from typing import TYPE_CHECKING, Any
 import httptools
 
 from . import wire
+from .authz import principal_of
 from .cluster import OVERFLOW, ClusterState, EndpointState
 from .config import ATTEMPT_ENDINGS, ListenerConfig
 from .outlier import LOCAL_FAILURE_STATUS
 from .router import DIRECT_RESPONSE, REDIRECT, CompiledRoute, HeaderOps, rewrite_path
+from .telemetry import PEER_HEADER
 from .upstream import DISCARD, PASS, REWRITE, UpstreamConnection
 
 if TYPE_CHECKING:
@@ -33,6 +35,7 @@ log = logging.getLogger("mesh_runtime.proxy")
 
 # Request headers looked at while parsing, by lower-case name. Only names of these lengths are lowered.
 _HOST, _HOP, _TE, _EXPECT, _REQUEST_ID, _CONTENT_LENGTH, _TRANSFER_ENCODING, _XFP, _XFCC, _XFF = range(1, 11)
+_PEER = 11
 _SPECIAL = {
     b"host": _HOST,
     b"connection": _HOP,
@@ -47,6 +50,7 @@ _SPECIAL = {
     b"x-forwarded-proto": _XFP,
     b"x-forwarded-client-cert": _XFCC,
     b"x-forwarded-for": _XFF,
+    PEER_HEADER: _PEER,
 }
 #: Header names as clients spell them → their kind (0: nothing special); filled as names are seen.
 _KNOWN_NAMES: dict[bytes, int] = {}
@@ -117,6 +121,8 @@ class DownstreamProtocol(asyncio.Protocol):
         self.request_chunked = False
         self.expect_continue = False
         self.saw_connection = False
+        self.peer_metadata = b""
+        self.body_bytes = 0
         # Per-request state: the exchange
         self.active = False
         self.request_complete = False
@@ -137,6 +143,9 @@ class DownstreamProtocol(asyncio.Protocol):
         self.replay: list[bytes] | None = []
         self.counted = False
         self.replay_bytes = 0
+        self.started = runtime.loop.time()
+        self.request_bytes = 0
+        self.response_bytes = 0
         self.attempt = 0
         self.retries_used = 0
         self.status = 0
@@ -236,6 +245,7 @@ class DownstreamProtocol(asyncio.Protocol):
             raise _Rejected()  # stop parsing what follows a request that closed the connection
         self.in_head = True
         self.head_bytes = 0
+        self.started = self.runtime.loop.time()
         self.url = b""
         self.lines = [b""]
         self.host = b""
@@ -247,6 +257,8 @@ class DownstreamProtocol(asyncio.Protocol):
         self.request_chunked = False
         self.expect_continue = False
         self.saw_connection = False
+        self.peer_metadata = b""
+        self.body_bytes = 0
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -286,6 +298,9 @@ class DownstreamProtocol(asyncio.Protocol):
             return bool(self.client_cert_line) or self.listener_ref.current.kind == "inbound"
         elif kind == _XFF:
             self.forwarded_for = len(self.lines)
+        elif kind == _PEER:
+            self.peer_metadata = value  # read by the receiving sidecar, never seen by an app
+            return True
         return False
 
     def on_headers_complete(self) -> None:
@@ -303,6 +318,7 @@ class DownstreamProtocol(asyncio.Protocol):
             return
         if not self.active:
             return  # the rest of a request already answered (and about to be closed)
+        self.body_bytes += len(body)
         replay = self.replay
         if replay is not None:
             replay.append(body)
@@ -364,6 +380,36 @@ class DownstreamProtocol(asyncio.Protocol):
             self._header_map = headers
         return headers.get(name)
 
+    # -- the request view used by authorization policies --------------------------------------------------
+
+    @property
+    def source_principal(self) -> str:
+        return principal_of(self.peer_identity)
+
+    @property
+    def source_ip(self) -> str:
+        return self.peer_address.decode("latin-1")
+
+    @property
+    def request_method(self) -> str:
+        return self.method.decode("latin-1")
+
+    @property
+    def request_path(self) -> str:
+        return self.path_only().decode("latin-1")
+
+    @property
+    def request_host(self) -> str:
+        return self.authority.decode("latin-1")
+
+    @property
+    def destination_port(self) -> int:
+        return self.listener.authz_port
+
+    def request_header(self, name: str) -> str | None:
+        value = self.header(name.encode("latin-1"))
+        return value.decode("latin-1") if value is not None else None
+
     def query_param(self, name: str) -> str | None:
         path = self.path
         index = path.find(b"?")
@@ -388,6 +434,7 @@ class DownstreamProtocol(asyncio.Protocol):
         self.http10 = (not keep_alive or self.saw_connection) and parser.get_http_version() == "1.0"
         self.status = 0
         self.flags = ""
+        self.request_bytes = self.response_bytes = 0
         self.response_started = False
         self.attempt = 0
         self.retries_used = 0
@@ -412,6 +459,9 @@ class DownstreamProtocol(asyncio.Protocol):
         else:
             self.path = url  # `*` (OPTIONS) or an authority (CONNECT, refused by the parser)
             self.authority = self.host
+        if listener.authorizer is not None and not listener.authorizer.allowed(self):
+            self._reply(403, wire.BODY_RBAC_DENIED, wire.RBAC_DENIED)
+            return
         route = listener.fixed_route
         if route is None:
             route = self._find_route(listener)
@@ -472,6 +522,8 @@ class DownstreamProtocol(asyncio.Protocol):
             self._append_forwarded_for()
         if route.extra_headers:
             lines.append(route.extra_headers)
+        if listener.peer_line:
+            lines.append(listener.peer_line)
         lines.append(wire.CRLF)
 
     def _append_forwarded_for(self) -> None:
@@ -622,6 +674,7 @@ class DownstreamProtocol(asyncio.Protocol):
         if self.listener.count_attempts:
             lines[-1] = ATTEMPT_ENDINGS[min(self.attempt, len(ATTEMPT_ENDINGS) - 1)]
         head = b"".join(lines)
+        self.request_bytes = len(head)
         chunks = self.replay if self.replay is not None else self.pending
         self.pending = []
         transport = connection.transport
@@ -691,6 +744,7 @@ class DownstreamProtocol(asyncio.Protocol):
         if self.response_chunked:
             self.transport.write(wire.LAST_CHUNK)
         keep_alive = connection.keep_alive and not self.http10
+        self.response_bytes = connection.received_bytes
         self._release_upstream(reusable=connection.keep_alive and self.request_complete)
         if not self.request_complete:
             keep_alive = False  # the client is still sending a body nobody will read
@@ -854,7 +908,9 @@ class DownstreamProtocol(asyncio.Protocol):
         keep_alive = self.keep_alive and self.request_complete and not self.http10
         if self.is_head:
             body = b""
-        self.transport.write(wire.local_reply(status, body, close=not keep_alive, extra=extra))
+        reply = wire.local_reply(status, body, close=not keep_alive, extra=extra)
+        self.response_bytes = len(reply)
+        self.transport.write(reply)
         self.response_started = True
         self._end_exchange(keep_alive)
 
@@ -891,6 +947,25 @@ class DownstreamProtocol(asyncio.Protocol):
             self.endpoint.rq_total += 1
         if self.flags:
             stats.count_flags(self.flags)
+        if self.runtime.metrics_enabled:
+            self._record_istio_metrics(status)
+
+    def _record_istio_metrics(self, status: int) -> None:
+        metrics = self.runtime.metrics
+        duration_ms = (self.runtime.loop.time() - self.started) * 1000.0
+        request_bytes = (self.request_bytes or len(self.url) + 16) + self.body_bytes
+        flags = self.flags
+        if self.listener.kind == "inbound":
+            peer = self.peer_metadata
+            identity = self.peer_identity
+            key = (peer, identity, status, flags)
+            series = metrics.inbound(key, peer, identity, bool(identity), status, flags)
+        else:
+            cluster = self.cluster
+            target = self.endpoint or cluster
+            service = cluster.spec.service if cluster is not None else ""
+            series = metrics.outbound((target, status, flags), self.endpoint, service, status, flags)
+        series.add(duration_ms, request_bytes, self.response_bytes)
 
     def _uncount(self) -> None:
         if self.counted:

@@ -19,6 +19,7 @@ from .downstream import DownstreamProtocol, ListenerConfigRef
 from .listeners import ListenerManager
 from .router import ConfigError
 from .stats import Stats
+from .telemetry import IstioMetrics
 from .tls import (
     CredentialFiles,
     FileContexts,
@@ -38,6 +39,8 @@ class ProxyRuntime:
         self.node = node
         self.loop = loop
         self.stats = Stats()
+        self.metrics = IstioMetrics(node)
+        self.metrics_enabled = True
         self.request_ids = wire.RequestIds()
         self.connections: set[DownstreamProtocol] = set()
         self.tasks: set[asyncio.Task[Any]] = set()
@@ -104,6 +107,8 @@ class ProxyRuntime:
             self.clusters.install(compiled.clusters)
             self.listeners.commit(compiled, fresh)
             self.compiled = compiled
+            self.metrics.set_node(config.node)
+            self.metrics_enabled = config.telemetry.metrics
             self.last_error = ""
             self.stats.config_applied += 1
 
@@ -116,6 +121,7 @@ class ProxyRuntime:
         """Load (or reload, after a rotation) the workload certificate into the mTLS contexts."""
         rotated = self.workload_tls.ready
         self.workload_tls.load(files, identity)
+        self.metrics.set_identity(identity)
         if rotated:
             self.clusters.refresh_tls()
 

@@ -80,6 +80,7 @@ class UpstreamConnection(asyncio.Protocol):
         "head_request",
         "lines",
         "received",
+        "received_bytes",
         "keep_alive",
     )
 
@@ -101,6 +102,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.head_request = False
         self.lines: list[bytes] = []
         self.received = False
+        self.received_bytes = 0
         self.keep_alive = True
 
     # -- asyncio -----------------------------------------------------------------------------------------
@@ -135,6 +137,7 @@ class UpstreamConnection(asyncio.Protocol):
             self.close()  # bytes on an idle connection: the server is confused or closing
             return
         self.received = True
+        self.received_bytes += len(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError:
@@ -188,6 +191,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.headers_done = False
         self.complete = False
         self.received = False
+        self.received_bytes = 0
         self.prefix = b""
         self.status = 0
         self.head_request = head_request
