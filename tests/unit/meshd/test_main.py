@@ -51,6 +51,10 @@ def test_usage_errors(tmp_path: Path) -> None:
     assert meshd()[0] == 64
     code, _, err = meshd("serve", "--api-port", "99999")
     assert code == 64 and "invalid port '99999'" in err
+    code, _, err = meshd("serve", "--trace-sampling", "150")
+    assert code == 64 and "invalid percentage '150'" in err
+    code, _, err = meshd("serve", "--zipkin-address", "zipkin")
+    assert code == 64 and "invalid collector address 'zipkin'" in err
     code, _, err = meshd("init", "--data-dir", str(root), "--trust-domain", "other.domain")
     assert code == 1 and err.startswith("meshd: error: ") and "belongs to trust domain 'cluster.local'" in err
     assert "Traceback" not in err

@@ -47,6 +47,9 @@ class MeshSettings:
     domain: str = DEFAULT_CLUSTER_DOMAIN
     #: ALLOW_ANY: unknown hosts pass through; REGISTRY_ONLY: they get a 502.
     outbound_traffic_policy: str = "ALLOW_ANY"
+    #: MeshConfig defaultConfig.tracing: the Zipkin collector (`host:port`, "" none) and the sampling %.
+    zipkin_address: str = ""
+    trace_sampling: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)

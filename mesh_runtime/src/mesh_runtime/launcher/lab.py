@@ -297,6 +297,7 @@ class Lab:
                     str(ports.monitoring),
                     "--log-level",
                     self.log_level,
+                    *self._tracing_flags(),
                 )
             ),
             self.logs / "meshd.log",
@@ -306,6 +307,14 @@ class Lab:
         self._wait("meshd to answer /ready", functools.partial(_is_ok, ready), [self.meshd])
         if self.state_file.exists():  # restarted: `mesh-lab status|down` must find this process
             self.save_state()
+
+    def _tracing_flags(self) -> list[str]:
+        flags = []
+        if self.spec.zipkin_address:
+            flags += ["--zipkin-address", self.spec.zipkin_address]
+        if self.spec.trace_sampling is not None:
+            flags += ["--trace-sampling", str(self.spec.trace_sampling)]
+        return flags
 
     def stop_meshd(self, kill: bool = False) -> None:
         """Stop meshd alone (SIGKILL with `kill`), leaving the data plane running."""

@@ -124,6 +124,9 @@ class LabSpec:
     #: Documents applied through the config API after the namespaces and services.
     resources: tuple[Mapping[str, Any], ...] = ()
     trust_domain: str = DEFAULT_TRUST_DOMAIN
+    #: Tracing for every proxy (meshd serve --zipkin-address, --trace-sampling); unset: meshd decides.
+    zipkin_address: str = ""
+    trace_sampling: float | None = None
 
     def selected_workloads(self, service: ServiceSpec) -> list[WorkloadSpec]:
         """The workloads a service selects (same namespace, every selector label matches)."""

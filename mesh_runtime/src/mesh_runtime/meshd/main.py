@@ -46,6 +46,20 @@ def build_parser() -> ArgumentParser:
     serve.add_argument(
         "--monitoring-port", type=_port, default=MONITORING_PORT, help="monitoring, HTTP (15014)"
     )
+    serve.add_argument(
+        "--zipkin-address",
+        type=_zipkin_address,
+        default="",
+        metavar="HOST:PORT",
+        help="the Zipkin collector every proxy sends its spans to (MeshConfig defaultConfig.tracing.zipkin)",
+    )
+    serve.add_argument(
+        "--trace-sampling",
+        type=_percentage,
+        default=1.0,
+        metavar="PERCENT",
+        help="percentage of requests traced, 0-100 (Istio's default: 1)",
+    )
     serve.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     serve.set_defaults(handler=run_serve)
 
@@ -109,6 +123,25 @@ def _port(text: str) -> int:
     return int(text)
 
 
+def _percentage(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 100.0:
+        raise argparse.ArgumentTypeError(f"invalid percentage {text!r}: use a number from 0 to 100")
+    return value
+
+
+def _zipkin_address(text: str) -> str:
+    host, colon, port = text.rpartition(":")
+    if text and (not colon or not host or not port.isdigit() or not 0 < int(port) <= 65535):
+        raise argparse.ArgumentTypeError(
+            f"invalid collector address {text!r}: use HOST:PORT, e.g. zipkin:9411"
+        )
+    return text
+
+
 def _data_dir(args: argparse.Namespace) -> Path:
     return Path(args.data_dir or os.environ.get(ENV_DATA_DIR) or DEFAULT_DATA_DIR).expanduser().absolute()
 
@@ -143,6 +176,8 @@ def run_serve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int
         discovery_port=args.discovery_port,
         monitoring_port=args.monitoring_port,
         api_port=args.api_port,
+        zipkin_address=args.zipkin_address,
+        trace_sampling=args.trace_sampling,
     )
     uvloop.run(Meshd(init, options).run())
     return 0

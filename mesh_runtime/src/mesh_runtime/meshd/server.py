@@ -38,6 +38,9 @@ class ServeOptions:
     discovery_port: int = DISCOVERY_PORT
     monitoring_port: int = MONITORING_PORT
     api_port: int = API_PORT
+    #: MeshConfig defaultConfig.tracing, pushed to every proxy in its Telemetry.
+    zipkin_address: str = ""
+    trace_sampling: float = 1.0
     debounce_after: float = 0.1
     debounce_max: float = 10.0
 
@@ -60,7 +63,11 @@ class Meshd:
         store = ConfigStore(init.data_dir.store)
         state = MeshState(
             store,
-            MeshSettings(trust_domain=init.trust_domain),
+            MeshSettings(
+                trust_domain=init.trust_domain,
+                zipkin_address=options.zipkin_address,
+                trace_sampling=options.trace_sampling,
+            ),
             debounce_after=options.debounce_after,
             debounce_max=options.debounce_max,
         )

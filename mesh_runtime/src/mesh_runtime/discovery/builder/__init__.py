@@ -6,7 +6,7 @@ is only its endpoints — exactly the `endpoints` a full build would give — fo
 
 from __future__ import annotations
 
-from ...xds import ClusterLoadAssignment, Node, ProxyConfig
+from ...xds import ClusterLoadAssignment, Node, ProxyConfig, Telemetry
 from ..snapshot import Snapshot
 from .gateway import gateway_load_assignments, gateway_parts
 from .security import authorization_policies
@@ -28,6 +28,9 @@ def build_proxy_config(snapshot: Snapshot, node: Node) -> ProxyConfig:
         clusters=tuple(clusters),
         endpoints=tuple(assignments),
         authorization=authorization_policies(snapshot, node.namespace, node.labels),
+        telemetry=Telemetry(
+            trace_sampling=snapshot.settings.trace_sampling, zipkin_address=snapshot.settings.zipkin_address
+        ),
         trust_domain=snapshot.settings.trust_domain,
     )
 
