@@ -15,7 +15,7 @@ import logging
 import random
 import urllib.parse
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import httptools
 
@@ -26,6 +26,7 @@ from .config import ATTEMPT_ENDINGS, ListenerConfig
 from .outlier import LOCAL_FAILURE_STATUS
 from .router import DIRECT_RESPONSE, REDIRECT, CompiledRoute, HeaderOps, rewrite_path
 from .telemetry import PEER_HEADER
+from .tracing import TRACE_HEADERS, SpanContext, outgoing_headers, start_span, wall_clock_start
 from .upstream import DISCARD, PASS, REWRITE, UpstreamConnection
 
 if TYPE_CHECKING:
@@ -144,6 +145,7 @@ class DownstreamProtocol(asyncio.Protocol):
         self.counted = False
         self.replay_bytes = 0
         self.started = runtime.loop.time()
+        self.span: SpanContext | None = None
         self.request_bytes = 0
         self.response_bytes = 0
         self.attempt = 0
@@ -520,11 +522,42 @@ class DownstreamProtocol(asyncio.Protocol):
             lines.append(self.client_cert_line)
         if listener.append_forwarded_for:
             self._append_forwarded_for()
+        if self.runtime.tracer.collector is not None:
+            self._start_span()
         if route.extra_headers:
             lines.append(route.extra_headers)
         if listener.peer_line:
             lines.append(listener.peer_line)
         lines.append(wire.CRLF)
+
+    def _start_span(self) -> None:
+        """Tracing on: this hop's span, and the trace headers rewritten for the next hop."""
+        self._header_map = None
+        span = self.span = start_span(self.header, self.runtime.tracer.sampling)
+        lines = self.lines
+        for index in range(1, len(lines)):
+            if lines[index].split(b":", 1)[0].strip().lower() in TRACE_HEADERS:
+                lines[index] = b""  # emptied, not removed: other fields hold indexes into the lines
+        lines.append(outgoing_headers(span))
+
+    def _finish_span(self, span: SpanContext, status: int) -> None:
+        self.span = None
+        if not span.sampled:
+            return
+        now = self.runtime.loop.time()
+        endpoint = self.endpoint
+        tags = (
+            self.method.decode("latin-1"),
+            self.authority.decode("latin-1"),
+            self.path.decode("latin-1"),
+            str(status),
+            self.flags,
+            self.cluster.name if self.cluster is not None else "",
+            (self.header(b"x-request-id") or b"").decode("latin-1"),
+            f"{endpoint.address}:{endpoint.port}" if endpoint is not None else "",
+        )
+        kind: Literal["CLIENT", "SERVER"] = "SERVER" if self.listener.kind == "inbound" else "CLIENT"
+        self.runtime.tracer.finish(span, kind, wall_clock_start(now, self.started), now - self.started, tags)
 
     def _append_forwarded_for(self) -> None:
         index = self.forwarded_for
@@ -949,6 +982,8 @@ class DownstreamProtocol(asyncio.Protocol):
             stats.count_flags(self.flags)
         if self.runtime.metrics_enabled:
             self._record_istio_metrics(status)
+        if self.span is not None:
+            self._finish_span(self.span, status)
 
     def _record_istio_metrics(self, status: int) -> None:
         metrics = self.runtime.metrics

@@ -28,6 +28,7 @@ from .tls import (
     peer_certificate_hash,
     peer_sans,
 )
+from .tracing import Tracer
 
 log = logging.getLogger("mesh_runtime.proxy")
 
@@ -41,6 +42,7 @@ class ProxyRuntime:
         self.stats = Stats()
         self.metrics = IstioMetrics(node)
         self.metrics_enabled = True
+        self.tracer = Tracer()
         self.request_ids = wire.RequestIds()
         self.connections: set[DownstreamProtocol] = set()
         self.tasks: set[asyncio.Task[Any]] = set()
@@ -109,6 +111,7 @@ class ProxyRuntime:
             self.compiled = compiled
             self.metrics.set_node(config.node)
             self.metrics_enabled = config.telemetry.metrics
+            self.tracer.configure(config.telemetry, config.node)
             self.last_error = ""
             self.stats.config_applied += 1
 
@@ -147,5 +150,6 @@ class ProxyRuntime:
                 connection.transport.abort()
         for cluster in self.clusters.clusters.values():
             cluster.retire()
+        await self.tracer.close()
         if self._ticker is not None:
             self._ticker.cancel()
