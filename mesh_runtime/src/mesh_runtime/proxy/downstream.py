@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import httptools
 
 from . import wire
+from .accesslog import AccessLog
 from .authz import principal_of
 from .cluster import OVERFLOW, ClusterState, EndpointState
 from .config import ATTEMPT_ENDINGS, ListenerConfig
@@ -984,6 +985,30 @@ class DownstreamProtocol(asyncio.Protocol):
             self._record_istio_metrics(status)
         if self.span is not None:
             self._finish_span(self.span, status)
+        access_log = self.runtime.access_log
+        if access_log is not None and access_log.enabled:
+            self._log_access(access_log, status)
+
+    def _log_access(self, access_log: AccessLog, status: int) -> None:
+        now = self.runtime.loop.time()
+        endpoint = self.endpoint
+        access_log.write(
+            wall_clock_start(now, self.started),
+            now - self.started,
+            self.method,
+            self.path,
+            "HTTP/1.0" if self.http10 else "HTTP/1.1",
+            status,
+            self.flags,
+            (self.request_bytes or len(self.url) + 16) + self.body_bytes,
+            self.response_bytes,
+            f"{endpoint.address}:{endpoint.port}" if endpoint is not None else "",
+            self.cluster.name if self.cluster is not None else "",
+            self.header(b"x-request-id"),
+            self.authority,
+            self.header(b"user-agent"),
+            self.peer_address,
+        )
 
     def _record_istio_metrics(self, status: int) -> None:
         metrics = self.runtime.metrics

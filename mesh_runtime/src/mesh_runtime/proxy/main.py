@@ -24,6 +24,7 @@ from mesh_runtime import __version__ as runtime_version
 from mesh_runtime import xds
 from mesh_runtime.ca.identity import DEFAULT_TRUST_DOMAIN, Identity, IdentityError
 
+from .accesslog import AccessLog
 from .admin import AdminServer
 from .agent import CONFIG_FILE, Agent, AgentSettings, load_config_file
 from .router import ConfigError
@@ -65,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", type=Path, default=Path("."), help="key, certificate, last good config"
     )
     control.add_argument("--config-file", type=Path, help="serve this static ProxyConfig (JSON); no meshd")
+    parser.add_argument(
+        "--access-log",
+        metavar="PATH",
+        help="write one JSON line per request to PATH (`-`: stdout); default: no access log",
+    )
     parser.add_argument("--drain-seconds", type=float, default=DRAIN_SECONDS)
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     return parser
@@ -103,6 +109,11 @@ async def serve(args: argparse.Namespace) -> int:
     except IdentityError as exc:
         raise UsageError(str(exc)) from None
     runtime = ProxyRuntime(node, loop)
+    if args.access_log:
+        try:
+            runtime.access_log = AccessLog.open(args.access_log)
+        except OSError as exc:
+            raise UsageError(f"--access-log: cannot write {args.access_log}: {exc.strerror}") from None
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)

@@ -13,6 +13,7 @@ from typing import Any
 from mesh_runtime import xds
 
 from . import wire
+from .accesslog import AccessLog
 from .cluster import ClusterManager
 from .config import CompiledConfig, ListenerConfig, compile_config
 from .downstream import DownstreamProtocol, ListenerConfigRef
@@ -43,6 +44,8 @@ class ProxyRuntime:
         self.metrics = IstioMetrics(node)
         self.metrics_enabled = True
         self.tracer = Tracer()
+        #: `--access-log`: one JSON line per request (None: off).
+        self.access_log: AccessLog | None = None
         self.request_ids = wire.RequestIds()
         self.connections: set[DownstreamProtocol] = set()
         self.tasks: set[asyncio.Task[Any]] = set()
@@ -112,6 +115,8 @@ class ProxyRuntime:
             self.metrics.set_node(config.node)
             self.metrics_enabled = config.telemetry.metrics
             self.tracer.configure(config.telemetry, config.node)
+            if self.access_log is not None:
+                self.access_log.enabled = config.telemetry.access_log
             self.last_error = ""
             self.stats.config_applied += 1
 
@@ -132,6 +137,8 @@ class ProxyRuntime:
 
     def _tick(self) -> None:
         wire.DATE.tick()
+        if self.access_log is not None:
+            self.access_log.flush()
         self._ticker = self.loop.call_later(1.0, self._tick)
 
     async def drain(self, timeout: float) -> None:
@@ -151,5 +158,7 @@ class ProxyRuntime:
         for cluster in self.clusters.clusters.values():
             cluster.retire()
         await self.tracer.close()
+        if self.access_log is not None:
+            self.access_log.close()
         if self._ticker is not None:
             self._ticker.cancel()
