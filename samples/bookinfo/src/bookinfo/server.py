@@ -239,18 +239,21 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.rfile.readline(1024)
 
     def _respond(self, response: Response, started: float) -> None:
+        # Status line, headers and body leave in one write, as one segment where it fits: a client never
+        # holds the head of an answer whose body is still to come from a live server.
+        reason = self.responses.get(response.status, ("",))[0]
+        lines = [
+            f"{self.protocol_version} {response.status} {reason}",
+            f"Date: {formatdate(usegmt=True)}",
+            f"Content-Type: {response.content_type}",
+            f"Content-Length: {len(response.body)}",
+            *(f"{name}: {value}" for name, value in response.headers),
+        ]
+        if self.close_connection:
+            lines.append("Connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "strict")
         try:
-            self.send_response_only(response.status)
-            self.send_header("Date", formatdate(usegmt=True))
-            self.send_header("Content-Type", response.content_type)
-            self.send_header("Content-Length", str(len(response.body)))
-            for name, value in response.headers:
-                self.send_header(name, value)
-            if self.close_connection:
-                self.send_header("Connection", "close")
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(response.body)
+            self.wfile.write(head if self.command == "HEAD" else head + response.body)
             self.wfile.flush()
         except OSError:
             self.close_connection = True

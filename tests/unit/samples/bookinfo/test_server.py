@@ -5,9 +5,11 @@ from __future__ import annotations
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import pytest
 
+from bookinfo.server import Response, _Handler
 from tests.unit.samples.bookinfo.conftest import StubFactory
 from tests.unit.samples.bookinfo.support import Answer, Launcher, Seen, Service, request, upstream_env
 
@@ -133,3 +135,43 @@ def test_requests_are_served_concurrently(launcher: Launcher, stub: StubFactory)
         replies = list(pool.map(lambda _: request(f"{page.url}/api/v1/products/0/reviews"), range(2)))
     assert [reply.status for reply in replies] == [200, 200]
     assert len(reviews.seen) == 2
+
+
+class _Writes:
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self.writes.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+def _answer_with(command: str, response: Response) -> list[bytes]:
+    """What `_respond` writes for `response`, write by write (a handler not bound to a connection)."""
+    handler = _Handler.__new__(_Handler)
+    recorder = _Writes()
+    handler.wfile = recorder  # type: ignore[assignment]
+    handler.command = command
+    handler.close_connection = command == "HEAD"
+    handler.client_address = ("127.0.0.1", 1)
+    handler.requestline = f"{command} / HTTP/1.1"
+    handler.server = SimpleNamespace(log=SimpleNamespace(write=lambda line: None))  # type: ignore[assignment]
+    handler._respond(response, 0.0)
+    return recorder.writes
+
+
+def test_the_head_and_the_body_of_an_answer_leave_in_one_write() -> None:
+    """A proxy in front never holds the head of an answer whose body the live app has still to send."""
+    writes = _answer_with("GET", Response(200, b'{"id":0}', "application/json", (("X-Seen", "yes"),)))
+    assert len(writes) == 1, writes
+    head, _, body = writes[0].partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK\r\nDate: ")
+    assert b"\r\nContent-Type: application/json\r\nContent-Length: 8\r\nX-Seen: yes" in head
+    assert body == b'{"id":0}'
+    (closing,) = _answer_with("HEAD", Response(404, b"missing", "text/plain", ()))
+    assert closing.startswith(b"HTTP/1.1 404 Not Found\r\n") and closing.endswith(
+        b"\r\nConnection: close\r\n\r\n"
+    )
