@@ -69,9 +69,10 @@ def test_render_is_cumulative_prometheus_text() -> None:
 
 def test_one_label_text_per_key() -> None:
     metrics = IstioMetrics(NODE, PRODUCTPAGE_ID)
-    first = metrics.outbound(("k", 200, ""), None, "reviews.default.svc.cluster.local", 200, "")
-    assert metrics.outbound(("k", 200, ""), None, "ignored", 500, "UH") is first
-    assert labels_of(first.labels)["destination_service_name"] == "reviews"
+    first = metrics.outbound(("k", 200, ""), None, None, 200, "")
+    assert metrics.outbound(("k", 200, ""), None, None, 500, "UH") is first
+    assert labels_of(first.labels)["response_code"] == "200"
+    assert labels_of(first.labels)["destination_service_name"] == "unknown"
 
 
 def _outbound_harness(loop: asyncio.AbstractEventLoop):  # type: ignore[no-untyped-def]

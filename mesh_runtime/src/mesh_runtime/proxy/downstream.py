@@ -1021,10 +1021,10 @@ class DownstreamProtocol(asyncio.Protocol):
             key = (peer, identity, status, flags)
             series = metrics.inbound(key, peer, identity, bool(identity), status, flags)
         else:
-            cluster = self.cluster
-            target = self.endpoint or cluster
-            service = cluster.spec.service if cluster is not None else ""
-            series = metrics.outbound((target, status, flags), self.endpoint, service, status, flags)
+            target = (self.endpoint or self.cluster, status, flags)
+            series = metrics.series.get(target) or metrics.outbound(
+                target, self.endpoint, self.cluster, status, flags
+            )
         series.add(duration_ms, request_bytes, self.response_bytes)
 
     def _uncount(self) -> None:

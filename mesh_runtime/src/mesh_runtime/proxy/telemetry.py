@@ -18,7 +18,7 @@ from mesh_runtime import xds
 from .authz import namespace_of, principal_of
 
 if TYPE_CHECKING:
-    from .cluster import EndpointState
+    from .cluster import ClusterState, EndpointState
 
 #: Envoy's default histogram buckets (ms for durations, bytes for sizes).
 BUCKETS: tuple[float, ...] = (
@@ -187,11 +187,17 @@ class IstioMetrics:
         self._source_principal = identity
 
     def outbound(
-        self, key: tuple[object, ...], endpoint: EndpointState | None, service: str, status: int, flags: str
+        self,
+        key: tuple[object, ...],
+        endpoint: EndpointState | None,
+        cluster: ClusterState | None,
+        status: int,
+        flags: str,
     ) -> Series:
         """The reporter="source" series for a request this proxy sent (client sidecar, gateway)."""
         series = self.series.get(key)
         if series is None:
+            service = cluster.spec.service if cluster is not None else ""
             series = self.series[key] = Series(self._outbound_labels(endpoint, service, status, flags))
         return series
 
