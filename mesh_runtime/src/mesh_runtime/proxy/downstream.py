@@ -441,6 +441,7 @@ class DownstreamProtocol(asyncio.Protocol):
         self.response_started = False
         self.attempt = 0
         self.retries_used = 0
+        self.cluster = None
         self.endpoint = None
         self.counted = False
         self.upstream = None
