@@ -26,6 +26,7 @@ BUCKETS: tuple[float, ...] = (
     3600000,
 )  # fmt: skip
 _BUCKET_COUNT = len(BUCKETS) + 1  # the last: +Inf only
+_REQUEST, _RESPONSE = _BUCKET_COUNT, 2 * _BUCKET_COUNT
 
 UNKNOWN = "unknown"
 #: Istio's default cluster id (`source_cluster`, `destination_cluster`).
@@ -64,37 +65,29 @@ LABEL_NAMES = (
 
 
 class Series:
-    """The four metrics of one label set."""
+    """The four metrics of one label set: one list holds the three histograms' buckets (duration, request
+    size, response size, each `_BUCKET_COUNT` long), another their sums; the count is derived."""
 
-    __slots__ = (
-        "labels",
-        "count",
-        "duration",
-        "duration_sum",
-        "request",
-        "request_sum",
-        "response",
-        "response_sum",
-    )
+    __slots__ = ("labels", "buckets", "sums")
 
     def __init__(self, labels: str) -> None:
         self.labels = labels
-        self.count = 0
-        self.duration = [0] * _BUCKET_COUNT
-        self.duration_sum = 0.0
-        self.request = [0] * _BUCKET_COUNT
-        self.request_sum = 0
-        self.response = [0] * _BUCKET_COUNT
-        self.response_sum = 0
+        self.buckets = [0] * (3 * _BUCKET_COUNT)
+        self.sums = [0.0, 0, 0]
 
     def add(self, duration_ms: float, request_bytes: int, response_bytes: int) -> None:
-        self.count += 1
-        self.duration[bisect_left(BUCKETS, duration_ms)] += 1
-        self.duration_sum += duration_ms
-        self.request[bisect_left(BUCKETS, request_bytes)] += 1
-        self.request_sum += request_bytes
-        self.response[bisect_left(BUCKETS, response_bytes)] += 1
-        self.response_sum += response_bytes
+        buckets = self.buckets
+        buckets[bisect_left(BUCKETS, duration_ms)] += 1
+        buckets[_REQUEST + bisect_left(BUCKETS, request_bytes)] += 1
+        buckets[_RESPONSE + bisect_left(BUCKETS, response_bytes)] += 1
+        sums = self.sums
+        sums[0] += duration_ms
+        sums[1] += request_bytes
+        sums[2] += response_bytes
+
+    @property
+    def count(self) -> int:
+        return sum(self.buckets[:_BUCKET_COUNT])
 
 
 # -- workload facts ----------------------------------------------------------------------------------------
@@ -303,21 +296,20 @@ def render(series: Iterable[Series]) -> str:
     ordered = sorted(series, key=lambda s: s.labels)
     out: list[str] = ["# TYPE istio_requests_total counter\n"]
     out += [f"istio_requests_total{{{s.labels}}} {s.count}\n" for s in ordered]
-    for name, buckets, total in (
-        ("istio_request_duration_milliseconds", "duration", "duration_sum"),
-        ("istio_request_bytes", "request", "request_sum"),
-        ("istio_response_bytes", "response", "response_sum"),
+    for index, name in enumerate(
+        ("istio_request_duration_milliseconds", "istio_request_bytes", "istio_response_bytes")
     ):
         out.append(f"# TYPE {name} histogram\n")
         for s in ordered:
-            counts: list[int] = getattr(s, buckets)
+            counts = s.buckets[index * _BUCKET_COUNT : (index + 1) * _BUCKET_COUNT]
             running = 0
             for bound, count in zip(BUCKETS, counts, strict=False):
                 running += count
                 out.append(f'{name}_bucket{{{s.labels},le="{_bound(bound)}"}} {running}\n')
-            out.append(f'{name}_bucket{{{s.labels},le="+Inf"}} {s.count}\n')
-            out.append(f"{name}_sum{{{s.labels}}} {_number(getattr(s, total))}\n")
-            out.append(f"{name}_count{{{s.labels}}} {s.count}\n")
+            total = running + counts[-1]
+            out.append(f'{name}_bucket{{{s.labels},le="+Inf"}} {total}\n')
+            out.append(f"{name}_sum{{{s.labels}}} {_number(s.sums[index])}\n")
+            out.append(f"{name}_count{{{s.labels}}} {total}\n")
     return "".join(out)
 
 
