@@ -446,8 +446,10 @@ def test_killing_one_of_two_details_under_load_fails_almost_nothing_and_ejects_i
         assert list(health.values()).count("healthy") == 1, health
         shown = mesh.meshctl("proxy-config", "endpoint", caller)
         assert shown.code == 0, shown
-        rows = [line.split() for line in shown.stdout.splitlines() if line.startswith(dead_endpoint)]
-        assert rows and any(row[1] == "UNHEALTHY" or row[2] == "FAILED" for row in rows), shown.stdout
+        # As istioctl shows it: meshd marked the disconnected instance UNHEALTHY; the caller ejected it.
+        rows = {line.split()[3]: line.split() for line in shown.stdout.splitlines() if dead_endpoint in line}
+        details_cluster = "outbound|9080||details.default.svc.cluster.local"
+        assert rows[details_cluster][:3] == [dead_endpoint, "UNHEALTHY", "FAILED"], shown.stdout
     finally:
         traffic.delete(inline=DETAILS_RETRIES)
         traffic.apply("destination-rule-all-mtls.yaml")

@@ -1,9 +1,16 @@
-"""`meshctl proxy-config <cluster|listener|route|endpoint|all> <proxy>`: the config meshd sent a proxy."""
+"""`meshctl proxy-config <cluster|listener|route|endpoint|all> <proxy>`: the config meshd sent a proxy.
+
+The endpoint table's OUTLIER CHECK is the proxy's own view, as istioctl reads it from Envoy's admin: the
+proxy's admin (`/clusters`, on loopback of this host, at the port the proxy told meshd) says which endpoints
+its outlier detection has ejected (`FAILED`); when the admin does not answer, every endpoint shows `OK`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import urllib.request
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -53,6 +60,7 @@ def run(args: argparse.Namespace, stdin: IO[str], stdout: IO[str], stderr: IO[st
     except (DecodeError, KeyError, TypeError) as exc:
         raise CommandError(f"meshd sent a config meshctl cannot read: {exc}") from exc
     sections = SECTIONS if section == "all" else (section,)
+    admin_port = response.body.get("admin_port")
     if output:
         data: Any = {s: _data(config, s) for s in sections} if section == "all" else _data(config, section)
         if output == "json":
@@ -60,7 +68,10 @@ def run(args: argparse.Namespace, stdin: IO[str], stdout: IO[str], stderr: IO[st
         else:
             stdout.write(yaml.safe_dump(data, sort_keys=False))
         return 0
-    stdout.write("\n".join(_TABLES[s](config) for s in sections))
+    tables = dict(_TABLES)
+    if "endpoint" in sections and isinstance(admin_port, int):
+        tables["endpoint"] = functools.partial(_endpoints, live=live_health(admin_port))
+    stdout.write("\n".join(tables[s](config) for s in sections))
     return 0
 
 
@@ -141,13 +152,31 @@ def _match(matches: tuple[RouteMatch, ...]) -> str:
     return ", ".join(shown)
 
 
-def _endpoints(config: ProxyConfig) -> str:
-    rows = [
-        [f"{e.address}:{e.port}", "HEALTHY" if e.healthy else "UNHEALTHY", "OK", assignment.cluster]
-        for assignment in config.endpoints
-        for e in assignment.endpoints
-    ]
+def _endpoints(config: ProxyConfig, live: dict[tuple[str, str], str] | None = None) -> str:
+    """One row an endpoint; OUTLIER CHECK is FAILED where `live` (cluster, address → the proxy's health flags)
+    says outlier detection ejected it."""
+    rows = []
+    for assignment in config.endpoints:
+        for e in assignment.endpoints:
+            address = f"{e.address}:{e.port}"
+            flags = (live or {}).get((assignment.cluster, address), "")
+            outlier = "FAILED" if OUTLIER_FLAG in flags else "OK"
+            rows.append([address, "HEALTHY" if e.healthy else "UNHEALTHY", outlier, assignment.cluster])
     return render(("ENDPOINT", "STATUS", "OUTLIER CHECK", "CLUSTER"), rows)
+
+
+OUTLIER_FLAG = "/failed_outlier_check"
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def live_health(admin_port: int, timeout: float = 2.0) -> dict[tuple[str, str], str]:
+    """(cluster, address) → health flags from the proxy's admin /clusters; empty when it does not answer."""
+    try:
+        with _DIRECT.open(f"http://127.0.0.1:{admin_port}/clusters?format=json", timeout=timeout) as reply:
+            statuses = json.loads(reply.read())["cluster_statuses"]
+        return {(c["name"], h["address"]): str(h.get("health", "")) for c in statuses for h in c["hosts"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
 
 
 def _dotted(origin: str) -> str:

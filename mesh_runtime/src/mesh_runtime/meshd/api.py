@@ -213,6 +213,7 @@ class ConfigApiHandler:
                 "id": proxy_id,
                 "state": connection.status,
                 "acked_version": connection.acked_version,
+                "admin_port": connection.node.admin_port,
                 "config": encode(connection.config),
             },
         )
