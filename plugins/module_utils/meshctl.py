@@ -2,17 +2,22 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Run meshctl for the meshlab.mesh modules.
 
-Every module that reports on the mesh goes through this file: it finds meshctl, runs it with an argument
-list (never a shell string), reads its JSON, turns its exit status into a clear failure and applies the
-thresholds. The functions that take no AnsibleModule are pure, so they can be tested alone.
+Every module that reports on or changes the mesh goes through this file: it finds meshctl, runs it with an
+argument list (never a shell string), reads its JSON, turns its exit status into a clear failure, applies
+the thresholds, and decides what the resource and namespace modules change (probe with a dry run, then
+act only when something would change). The functions that take no AnsibleModule are pure, so they can be
+tested alone.
 
 This runs on managed hosts: keep it importable on every Python that ansible-core supports there.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+
+from ansible.module_utils.common.yaml import HAS_YAML, yaml_dump, yaml_dump_all, yaml_load_all
 
 #: Where the collection's playbooks install the runtime (meshlab_prefix /opt/meshlab).
 DEFAULT_VENV_BIN = "/opt/meshlab/venv/bin"
@@ -354,6 +359,327 @@ def interpret_version(rc, stdout, stderr, params):
 
 
 # ---------------------------------------------------------------------------------------------------------
+# The config API: resource and namespace
+
+#: meshctl's environment variable for the admin token: the token never appears on a command line.
+TOKEN_ENVIRONMENT = "MESHCTL_TOKEN"
+#: Metadata meshd sets; left out of diffs, which show what a user wrote.
+SERVER_METADATA = ("resourceVersion", "uid", "creationTimestamp", "generation", "managedFields", "selfLink")
+UNCHANGED = "unchanged"
+DELETED = "deleted"
+ABSENT = "absent"
+NAMESPACE_KIND = "Namespace"
+
+
+def config_api_flags(params):
+    """meshctl's connection flags for the config API, from the modules' options of the same names."""
+    flags = []
+    for option, flag in (
+        ("control_plane", "--control-plane"),
+        ("ca_file", "--ca-file"),
+        ("data_dir", "--data-dir"),
+    ):
+        if params.get(option):
+            flags += [flag, params[option]]
+    return flags
+
+
+def config_api_environment(params):
+    """meshctl's environment: a stable locale, and the admin token when one is given."""
+    environment = dict(ENVIRONMENT)
+    if params.get("token"):
+        environment[TOKEN_ENVIRONMENT] = params["token"]
+    return environment
+
+
+def definition_text(definition):
+    """The YAML text of `definition`: a string as it is, a mapping or a list of mappings as documents."""
+    if isinstance(definition, str):
+        if not definition.strip():
+            raise MeshctlError("definition: is empty; give one or more resources")
+        return definition
+    documents = definition if isinstance(definition, list) else [definition]
+    if not documents:
+        raise MeshctlError("definition: is an empty list; give one or more resources")
+    for index, document in enumerate(documents):
+        if not isinstance(document, dict):
+            where = f"definition[{index}]" if isinstance(definition, list) else "definition"
+            raise MeshctlError(
+                f"{where}: is a {type(document).__name__}, not a resource (a mapping with apiVersion, kind "
+                "and metadata)"
+            )
+    if HAS_YAML:
+        return yaml_dump_all(documents, sort_keys=False, default_flow_style=False)
+    return "\n---\n".join(json.dumps(document) for document in documents) + "\n"
+
+
+def resource_input(params, isfile=os.path.isfile, exists=os.path.exists):
+    """(meshctl's -f arguments, text for its stdin or None) for the resource module's src or definition."""
+    src = params.get("src")
+    if src:
+        if not exists(src):
+            raise MeshctlError(f"src: {src} does not exist on {MANAGED_HOST}")
+        if not isfile(src):
+            raise MeshctlError(f"src: {src} is not a file on {MANAGED_HOST}; give one YAML file")
+        return ["-f", src], None
+    if params.get("definition") is None:
+        raise MeshctlError("give src (a file on the managed host) or definition (the resources)")
+    return ["-f", "-"], definition_text(params["definition"])
+
+
+def resource_command(meshctl, verb, params, input_args, dry_run):
+    """`meshctl apply` or `meshctl delete` of the input, with JSON results, as a dry run or for real."""
+    command = [meshctl, verb, *input_args, "-o", "json"]
+    if verb == "delete":
+        command.append("--ignore-not-found")
+    if dry_run:
+        command.append("--dry-run")
+    if params.get("namespace"):
+        command += ["--namespace", params["namespace"]]
+    return command + config_api_flags(params)
+
+
+def get_command(meshctl, params, kind, group, namespace):
+    """`meshctl get` of every resource of one kind in one namespace (every namespace for Namespaces)."""
+    command = [meshctl, "get", f"{kind}.{group}" if group else kind, "-o", "json"]
+    if kind != NAMESPACE_KIND:
+        command += ["--namespace", namespace]
+    return command + config_api_flags(params)
+
+
+def describe_problem(problem):
+    """One of meshd's apply errors on one line: where, which resource, the field path and the message.
+
+    Text meshctl read from its stdin (`-`) is the resource module's definition, and is named so.
+    """
+    where = problem.get("source") or "-"
+    if where == "-":
+        where = "definition"
+    if problem.get("line"):
+        where = f"{where}:{problem['line']}"
+    parts = [where]
+    if problem.get("resource"):
+        parts.append(problem["resource"])
+    message = problem.get("message", "")
+    path = problem.get("path")
+    if path and not message.startswith(path):
+        message = f"{path}: {message}"
+    parts.append(message)
+    return ": ".join(parts)
+
+
+def _json_document(stdout, what):
+    text = stdout.strip()
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise MeshctlError(
+            f"{what} printed output that is not JSON ({exc}): {_excerpt(text)}", stdout=stdout
+        ) from None
+    if not isinstance(data, dict):
+        raise MeshctlError(f"{what} printed JSON that is not an object: {_excerpt(text)}", stdout=stdout)
+    return data
+
+
+def interpret_resources(verb, subject=None):
+    """The interpreter of `meshctl apply|delete -o json`: its per-resource results, or a MeshctlError.
+
+    `subject` names the input in a refusal (default: src or definition, whichever the module was given).
+    """
+    what = f"meshctl {verb}"
+
+    def interpret(rc, stdout, stderr, params):
+        if rc == EXIT_DATA and stdout.strip().startswith("{"):
+            errors = _json_document(stdout, what).get("errors") or []
+            lines = [describe_problem(problem) for problem in errors] or [_error_text(stderr)]
+            source = subject or ("src" if params.get("src") else "definition")
+            raise MeshctlError(
+                f"{what} refused the {source}, nothing was changed:\n" + "\n".join(lines),
+                errors=errors,
+                rc=rc,
+                stderr=stderr,
+            )
+        if rc != EXIT_OK:
+            raise MeshctlError(exit_failure(what, rc, stderr), rc=rc, stderr=stderr, stdout=stdout)
+        data = _json_document(stdout, what)
+        results = data.get("results")
+        if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
+            raise MeshctlError(f"{what} printed JSON without a list of results: {_excerpt(stdout.strip())}")
+        return {"results": results, "warnings": data.get("warnings") or [], "stderr": stderr}
+
+    return interpret
+
+
+def interpret_listing(rc, stdout, stderr, params):
+    """The items `meshctl get KIND -o json` printed; none when it found none (nothing on stdout)."""
+    if rc != EXIT_OK:
+        raise MeshctlError(exit_failure("meshctl get", rc, stderr), rc=rc, stderr=stderr, stdout=stdout)
+    if not stdout.strip():
+        return {"items": []}
+    items = _json_document(stdout, "meshctl get").get("items")
+    if not isinstance(items, list):
+        raise MeshctlError(f"meshctl get printed JSON without items: {_excerpt(stdout.strip())}")
+    return {"items": items}
+
+
+def resource_key(kind, namespace, name):
+    """How results, stored documents and desired documents are matched: (kind, namespace, name)."""
+    return (kind, "" if kind == NAMESPACE_KIND else namespace or "", name)
+
+
+def document_key(document):
+    metadata = document.get("metadata") or {}
+    return resource_key(document.get("kind"), metadata.get("namespace"), metadata.get("name"))
+
+
+def result_key(result):
+    return resource_key(result.get("kind"), result.get("namespace"), result.get("name"))
+
+
+def comparable(document):
+    """A document as a user wrote it: without the metadata meshd sets and without status."""
+    if document is None:
+        return None
+    found = copy.deepcopy(document)
+    found.pop("status", None)
+    metadata = found.get("metadata")
+    if isinstance(metadata, dict):
+        for key in SERVER_METADATA:
+            metadata.pop(key, None)
+    return found
+
+
+def to_yaml(document):
+    """A document as YAML for a diff (JSON when PyYAML is missing on the managed host); absent is ''."""
+    if document is None:
+        return ""
+    if HAS_YAML:
+        return yaml_dump(document, sort_keys=False, default_flow_style=False)
+    return json.dumps(document, indent=2) + "\n"
+
+
+def predicted_documents(text, results, default_namespace):
+    """What meshd will store for each result, from the applied text: the check-mode `after` of a diff.
+
+    Needs PyYAML on the managed host; without it, no prediction (an empty mapping).
+    """
+    if not HAS_YAML:
+        return {}
+    predicted = {}
+    wanted = {result_key(r): r for r in results}
+    for document in yaml_load_all(text):
+        if not isinstance(document, dict):
+            continue
+        metadata = document.get("metadata") or {}
+        kind = document.get("kind")
+        namespace = metadata.get("namespace") or default_namespace or "default"
+        key = resource_key(kind, namespace, metadata.get("name"))
+        if key not in wanted:
+            continue
+        stored = comparable(document)
+        if kind != NAMESPACE_KIND:
+            stored.setdefault("metadata", {})["namespace"] = key[1]
+        predicted[key] = stored
+    return predicted
+
+
+def resource_diff(changed_results, before, after):
+    """Ansible's diff, one entry per changed resource: YAML before and after, headed by the resource."""
+    entries = []
+    for result in changed_results:
+        key = result_key(result)
+        label = describe_result(result)
+        entries.append(
+            {
+                "before_header": label,
+                "after_header": label,
+                "before": to_yaml(comparable(before.get(key))),
+                "after": to_yaml(comparable(after.get(key))),
+            }
+        )
+    return entries
+
+
+def describe_result(result):
+    """`DestinationRule default/reviews` (`Namespace prod`), as meshctl names resources in messages."""
+    if result.get("kind") == NAMESPACE_KIND or not result.get("namespace"):
+        return f"{result.get('kind')} {result.get('name')}"
+    return f"{result.get('kind')} {result.get('namespace')}/{result.get('name')}"
+
+
+def resource_entries(results):
+    """The module's `resources`: meshctl's results, without the key names that mean nothing to a user."""
+    return [
+        {
+            "kind": r.get("kind"),
+            "api_group": r.get("group", ""),
+            "namespace": r.get("namespace", ""),
+            "name": r.get("name"),
+            "result": r.get("result"),
+        }
+        for r in results
+    ]
+
+
+def changed_results(results):
+    return [r for r in results if r.get("result") not in (UNCHANGED, ABSENT)]
+
+
+def namespace_changes(current_labels, labels):
+    """The label changes that make `current_labels` what `labels` asks: {key: value or None to remove}."""
+    changes = {}
+    for key, value in (labels or {}).items():
+        if value is None:
+            if key in current_labels:
+                changes[key] = None
+        elif current_labels.get(key) != label_text(value):
+            changes[key] = label_text(value)
+    return changes
+
+
+def label_text(value):
+    """A label value as text: YAML's true/false as Kubernetes writes them, numbers as written."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def label_arguments(changes):
+    """`meshctl label`'s arguments for label changes: key=value sets, key- removes."""
+    return [f"{key}-" if value is None else f"{key}={value}" for key, value in sorted(changes.items())]
+
+
+def labelled(current_labels, changes):
+    labels = dict(current_labels)
+    for key, value in changes.items():
+        if value is None:
+            labels.pop(key, None)
+        else:
+            labels[key] = value
+    return labels
+
+
+def namespace_document(name, labels):
+    """A Namespace as meshctl shows it (without server metadata); None for a namespace that is not there."""
+    if labels is None:
+        return None
+    metadata = {"name": name}
+    if labels:
+        metadata["labels"] = dict(sorted(labels.items()))
+    return {"apiVersion": "v1", "kind": NAMESPACE_KIND, "metadata": metadata}
+
+
+def check_labels(labels):
+    """Label keys and values must be text; a MeshctlError names the label otherwise."""
+    for key, value in (labels or {}).items():
+        if value is not None and not isinstance(value, (str, int, float, bool)):
+            raise MeshctlError(
+                f"labels.{key}: is a {type(value).__name__}; a label's value is a string (null removes it)"
+            )
+    return labels
+
+
+# ---------------------------------------------------------------------------------------------------------
 # Running meshctl from a module
 
 
@@ -376,12 +702,15 @@ def find_meshctl(module, meshctl_path=None):
     )
 
 
-def run_meshctl(module, command, interpret, warn=False):
+def run_meshctl(module, command, interpret, warn=False, data=None, environment=None):
     """Run meshctl and interpret its output; the result (or the failure's) names the command.
 
     With warn, the lines of meshctl's stderr that deserve a user's attention become Ansible warnings.
+    `data` goes to meshctl's stdin; `environment` replaces the stable-locale environment.
     """
-    rc, stdout, stderr = module.run_command(command, check_rc=False, environ_update=ENVIRONMENT)
+    rc, stdout, stderr = module.run_command(
+        command, check_rc=False, environ_update=environment or ENVIRONMENT, data=data
+    )
     if warn:
         for warning in stderr_warnings(stderr):
             module.warn(warning)
@@ -407,6 +736,205 @@ def version(module):
     params = module.params
     command = version_command(find_meshctl(module, params.get("meshctl_path")), params)
     return run_meshctl(module, command, interpret_version)
+
+
+class ConfigApi:
+    """meshctl's config API commands for one module run: where meshctl is, how it connects, what ran."""
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.meshctl = find_meshctl(module, self.params.get("meshctl_path"))
+        self.environment = config_api_environment(self.params)
+        self.commands = []
+
+    def run(self, command, interpret, data=None):
+        self.commands.append(command)
+        return run_meshctl(self.module, command, interpret, data=data, environment=self.environment)
+
+    def stored(self, results):
+        """The stored documents of the resources in `results`, by key: one `meshctl get` per kind and
+        namespace."""
+        wanted = {result_key(r) for r in results}
+        groups = []
+        for result in results:
+            group = (result.get("kind"), result.get("group", ""), result.get("namespace", ""))
+            if group not in groups:
+                groups.append(group)
+        found = {}
+        for kind, group, namespace in groups:
+            listing = self.run(
+                get_command(self.meshctl, self.params, kind, group, namespace), interpret_listing
+            )
+            for item in listing["items"]:
+                key = document_key(item)
+                if key in wanted:
+                    found[key] = item
+        return found
+
+
+def apply_resources(module):
+    """The resource module with state=present: dry run, then apply when something would change."""
+    api = ConfigApi(module)
+    input_args, data = resource_input(module.params)
+    probe = api.run(
+        resource_command(api.meshctl, "apply", module.params, input_args, True),
+        interpret_resources("apply"),
+        data,
+    )
+    results = probe["results"]
+    changing = changed_results(results)
+    before = api.stored(changing) if module._diff and changing else {}
+    if changing and not module.check_mode:
+        applied = api.run(
+            resource_command(api.meshctl, "apply", module.params, input_args, False),
+            interpret_resources("apply"),
+            data,
+        )
+        results = applied["results"]
+        changing = changed_results(results)
+    after = {}
+    if module._diff and changing:
+        if module.check_mode:
+            text = data if data is not None else _read_text(module.params["src"])
+            after = predicted_documents(text, changing, module.params.get("namespace"))
+        else:
+            after = api.stored(changing)
+    return _resource_result(module, api, results, changing, before, after, probe["warnings"])
+
+
+def delete_resources(module):
+    """The resource module with state=absent: find which exist (dry run), then delete those."""
+    api = ConfigApi(module)
+    input_args, data = resource_input(module.params)
+    probe = api.run(
+        resource_command(api.meshctl, "delete", module.params, input_args, True),
+        interpret_resources("delete"),
+        data,
+    )
+    results = probe["results"]
+    changing = changed_results(results)
+    before = api.stored(changing) if module._diff and changing else {}
+    if changing and not module.check_mode:
+        deleted = api.run(
+            resource_command(api.meshctl, "delete", module.params, input_args, False),
+            interpret_resources("delete"),
+            data,
+        )
+        results = deleted["results"]
+        changing = changed_results(results)
+    return _resource_result(module, api, results, changing, before, {}, [])
+
+
+def _read_text(path):
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MeshctlError(f"src: {path} cannot be read on {MANAGED_HOST}: {exc}") from None
+
+
+def _resource_result(module, api, results, changing, before, after, warnings):
+    for warning in warnings:
+        module.warn(describe_problem(warning))
+    result = {
+        "changed": bool(changing),
+        "resources": resource_entries(results),
+        "commands": api.commands,
+    }
+    if module._diff and changing:
+        result["diff"] = resource_diff(changing, before, after)
+    return result
+
+
+def manage_resources(module):
+    """The resource module's body: apply or delete, by state."""
+    if module.params.get("state") == "absent":
+        return delete_resources(module)
+    return apply_resources(module)
+
+
+def manage_namespace(module):
+    """The namespace module's body: create, label or delete one namespace, changing only what differs."""
+    api = ConfigApi(module)
+    params = module.params
+    name = params["name"]
+    labels = check_labels(params.get("labels"))
+    listing = api.run(get_command(api.meshctl, params, NAMESPACE_KIND, "", ""), interpret_listing)
+    current = None
+    for item in listing["items"]:
+        if (item.get("metadata") or {}).get("name") == name:
+            current = dict((item.get("metadata") or {}).get("labels") or {})
+    if params.get("state") == "absent":
+        outcome, after = (ABSENT, None) if current is None else (DELETED, None)
+        if outcome == DELETED and not module.check_mode:
+            api.run(
+                [api.meshctl, "delete", "namespace", name, *config_api_flags(params)],
+                _interpret_plain("delete"),
+            )
+    else:
+        changes = namespace_changes(current or {}, labels)
+        after = labelled(current or {}, changes)
+        outcome = "created" if current is None else ("configured" if changes else UNCHANGED)
+        if outcome != UNCHANGED:
+            # A dry run checks the labels (meshd's messages name each one) in check mode too.
+            apply = [api.meshctl, "apply", "-f", "-", "-o", "json", *config_api_flags(params)]
+            document = json.dumps(namespace_document(name, after))
+            api.run([*apply, "--dry-run"], interpret_resources("apply", "labels"), data=document)
+            if not module.check_mode and current is None:
+                api.run(apply, interpret_resources("apply", "labels"), data=document)
+            elif not module.check_mode:
+                # `meshctl label` changes only these keys: labels others set meanwhile are kept.
+                command = [api.meshctl, "label", "namespace", name, *label_arguments(changes), "--overwrite"]
+                api.run(command + config_api_flags(params), _interpret_plain("label"))
+    changed = outcome not in (UNCHANGED, ABSENT)
+    result = {
+        "changed": changed,
+        "name": name,
+        "result": outcome,
+        "labels": after,
+        "commands": api.commands,
+    }
+    if module._diff and changed:
+        result["diff"] = {
+            "before_header": f"Namespace {name}",
+            "after_header": f"Namespace {name}",
+            "before": to_yaml(namespace_document(name, current)),
+            "after": to_yaml(namespace_document(name, after)),
+        }
+    return result
+
+
+def _interpret_plain(verb):
+    """The interpreter of a meshctl command whose output is text: its exit status only."""
+    what = f"meshctl {verb}"
+
+    def interpret(rc, stdout, stderr, params):
+        if rc != EXIT_OK:
+            raise MeshctlError(exit_failure(what, rc, stderr), rc=rc, stderr=stderr, stdout=stdout)
+        return {"stdout": stdout, "stderr": stderr}
+
+    return interpret
+
+
+def finish_changes(module, body):
+    """Exit the module with body(module)'s result (which says whether it changed), or fail with its error."""
+    try:
+        result = body(module)
+    except MeshctlError as exc:
+        module.fail_json(msg=exc.msg, changed=False, **exc.result)
+    else:
+        module.exit_json(**result)
+
+
+def run_resource(module):
+    """The resource module's one call."""
+    finish_changes(module, manage_resources)
+
+
+def run_namespace(module):
+    """The namespace module's one call."""
+    finish_changes(module, manage_namespace)
 
 
 def finish(module, body):

@@ -115,6 +115,35 @@ def test_apply_get_label_delete_through_meshctl(meshd: Meshd, istio_reference: P
     assert gone.code == 0 and 'virtualservice.networking.istio.io "productpage" deleted' in gone.stdout
 
 
+def test_delete_dry_run_and_json_report_each_resource(meshd: Meshd, tmp_path: Path) -> None:
+    services = write(tmp_path, "svc.yaml", BOOKINFO_SERVICES)
+    assert meshd.meshctl("apply", "-f", services).code == 0
+    assert meshd.meshctl("delete", "svc", "reviews").code == 0
+
+    dry = meshd.meshctl("delete", "-f", services, "--dry-run", "-o", "json", "--ignore-not-found")
+    assert dry.code == 0, dry.stderr
+    report = json.loads(dry.stdout)
+    assert report["dry_run"] is True
+    assert [(r["kind"], r["namespace"], r["name"], r["result"]) for r in report["results"]] == [
+        ("Service", "default", "reviews", "absent"),
+        ("Service", "default", "productpage", "deleted"),
+    ]
+    assert meshd.meshctl("get", "svc", "productpage").code == 0
+
+    text = meshd.meshctl("delete", "svc", "productpage", "--dry-run")
+    assert (text.code, text.stdout) == (0, 'service "productpage" deleted (dry run)\n')
+    assert meshd.meshctl("get", "svc", "productpage").code == 0
+
+    real = meshd.meshctl("delete", "-f", services, "-o", "json", "--ignore-not-found")
+    assert real.code == 0, real.stderr
+    assert [r["result"] for r in json.loads(real.stdout)["results"]] == ["absent", "deleted"]
+    assert meshd.meshctl("get", "svc", "productpage").code == 1
+
+    strict = meshd.meshctl("delete", "-f", services, "-o", "json")
+    assert strict.code == 1 and 'services "reviews" not found' in strict.stderr
+    assert [r["result"] for r in json.loads(strict.stdout)["results"]] == ["absent", "absent"]
+
+
 def test_an_invalid_multi_document_apply_stores_nothing(meshd: Meshd, tmp_path: Path) -> None:
     assert meshd.meshctl("apply", "-f", write(tmp_path, "svc.yaml", BOOKINFO_SERVICES)).code == 0
     before = meshd.meshctl("get", "svc", "-o", "json").stdout

@@ -118,6 +118,7 @@ def test_proxy_config_tables() -> None:
         (["get", "pods"], 'doesn\'t have a resource type "pods"'),
         (["delete", "vs"], "give KIND and NAME"),
         (["delete", "vs", "x", "-f", "y.yaml"], "either KIND NAME... or -f FILE"),
+        (["delete", "vs", "x", "-o", "yaml"], "--output must be 'json'"),
         (["label", "pod", "x", "a=b"], "labels namespaces only"),
         (["label", "ns", "x", "oops"], "invalid label 'oops'"),
         (["proxy-config", "secrets", "p.default"], "unknown section 'secrets'"),

@@ -583,3 +583,229 @@ def test_run_version_with_the_real_meshctl(capsys: pytest.CaptureFixture[str]) -
     assert result["changed"] is False
     assert result["client_version"] == result["raw"]["clientVersion"]["version"] != ""
     assert result["control_plane_present"] is False
+
+
+# The config API: resource and namespace ---------------------------------------------------------------------
+
+DR = {
+    "apiVersion": "networking.istio.io/v1",
+    "kind": "DestinationRule",
+    "metadata": {"name": "reviews"},
+    "spec": {"host": "reviews"},
+}
+
+
+def result(
+    name: str, outcome: str, kind: str = "DestinationRule", namespace: str = "default"
+) -> dict[str, Any]:
+    group = "" if kind in ("Namespace", "Service") else "networking.istio.io"
+    return {"kind": kind, "group": group, "namespace": namespace, "name": name, "result": outcome}
+
+
+def test_connection_flags_and_the_token_only_in_the_environment() -> None:
+    params = {"control_plane": "cp:15080", "token": "s3cret", "ca_file": "/ca.pem", "data_dir": "/d"}
+    assert m.config_api_flags(params) == [
+        "--control-plane",
+        "cp:15080",
+        "--ca-file",
+        "/ca.pem",
+        "--data-dir",
+        "/d",
+    ]
+    assert m.config_api_environment(params) == {**m.ENVIRONMENT, "MESHCTL_TOKEN": "s3cret"}
+    assert m.config_api_flags({"control_plane": None}) == []
+    assert m.config_api_environment({}) == m.ENVIRONMENT
+
+
+def test_resource_commands_probe_then_act() -> None:
+    params = {"namespace": "prod", "control_plane": "cp"}
+    assert m.resource_command("meshctl", "apply", params, ["-f", "-"], True) == [
+        "meshctl", "apply", "-f", "-", "-o", "json", "--dry-run",
+        "--namespace", "prod", "--control-plane", "cp",
+    ]  # fmt: skip
+    assert m.resource_command("meshctl", "delete", {}, ["-f", "r.yaml"], False) == [
+        "meshctl", "delete", "-f", "r.yaml", "-o", "json", "--ignore-not-found",
+    ]  # fmt: skip
+
+
+def test_get_commands_name_the_kind_with_its_group_and_the_namespace() -> None:
+    assert m.get_command("meshctl", {}, "DestinationRule", "networking.istio.io", "prod") == [
+        "meshctl", "get", "DestinationRule.networking.istio.io", "-o", "json", "--namespace", "prod",
+    ]  # fmt: skip
+    assert m.get_command("meshctl", {}, "Namespace", "", "") == ["meshctl", "get", "Namespace", "-o", "json"]
+
+
+def test_a_definition_becomes_yaml_documents() -> None:
+    text = m.definition_text([DR, {**DR, "metadata": {"name": "ratings"}}])
+    assert text.count("---") == 1
+    assert text.startswith("apiVersion: networking.istio.io/v1\nkind: DestinationRule\n")
+    assert m.definition_text(DR) == m.definition_text([DR])
+    assert m.definition_text("kind: X\n") == "kind: X\n"
+
+
+@pytest.mark.parametrize(
+    ("definition", "complaint"),
+    [
+        ("  \n", "definition: is empty"),
+        ([], "definition: is an empty list"),
+        ([DR, "oops"], r"definition\[1\]: is a str, not a resource"),
+        (3, "definition: is a int, not a resource"),
+    ],
+)
+def test_a_definition_that_is_no_resource_is_named(definition: Any, complaint: str) -> None:
+    with pytest.raises(m.MeshctlError, match=complaint):
+        m.definition_text(definition)
+
+
+def test_resource_input_from_src_or_definition(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("kind: X\n")
+    assert m.resource_input({"src": str(rules)}) == (["-f", str(rules)], None)
+    assert m.resource_input({"src": None, "definition": "kind: X\n"}) == (["-f", "-"], "kind: X\n")
+    with pytest.raises(
+        m.MeshctlError, match=f"src: {tmp_path}/missing.yaml does not exist on the managed host"
+    ):
+        m.resource_input({"src": str(tmp_path / "missing.yaml")})
+    with pytest.raises(m.MeshctlError, match="is not a file on the managed host; give one YAML file"):
+        m.resource_input({"src": str(tmp_path)})
+
+
+def test_apply_results_are_read_from_meshctls_json() -> None:
+    stdout = json.dumps({"results": [result("reviews", "created")], "warnings": [], "dry_run": True})
+    found = m.interpret_resources("apply")(0, stdout, "", {})
+    assert found["results"] == [result("reviews", "created")]
+
+
+def test_a_refused_input_fails_naming_file_line_resource_and_field_path() -> None:
+    errors = [
+        {
+            "source": "rules.yaml",
+            "line": 9,
+            "resource": "DestinationRule default/reviews",
+            "path": "spec.trafficPolicy.tls.mode",
+            "message": 'spec.trafficPolicy.tls.mode: must be one of DISABLE, found "X"',
+        },
+        {
+            "source": "-",
+            "line": 2,
+            "resource": "Namespace a",
+            "path": "metadata.labels",
+            "message": "bad key",
+        },
+    ]
+    stdout = json.dumps({"errors": errors, "warnings": []})
+    with pytest.raises(m.MeshctlError) as caught:
+        m.interpret_resources("apply")(65, stdout, "Error: nothing was applied", {"src": "rules.yaml"})
+    assert caught.value.msg == (
+        "meshctl apply refused the src, nothing was changed:\n"
+        "rules.yaml:9: DestinationRule default/reviews: "
+        'spec.trafficPolicy.tls.mode: must be one of DISABLE, found "X"\n'
+        "definition:2: Namespace a: metadata.labels: bad key"
+    )
+    assert caught.value.result["errors"] == errors
+
+
+@pytest.mark.parametrize(
+    ("rc", "stdout", "complaint"),
+    [
+        (1, "", r"meshctl apply failed \(exit 1\): Error: no control plane"),
+        (0, "nonsense", "meshctl apply printed output that is not JSON"),
+        (0, '{"results": 3}', "without a list of results"),
+    ],
+)
+def test_apply_failures_are_explained(rc: int, stdout: str, complaint: str) -> None:
+    with pytest.raises(m.MeshctlError, match=complaint):
+        m.interpret_resources("apply")(rc, stdout, "Error: no control plane (meshd) answered", {})
+
+
+def test_a_listing_with_nothing_found_is_empty() -> None:
+    assert m.interpret_listing(0, "", "No resources found in default namespace.\n", {}) == {"items": []}
+    assert m.interpret_listing(0, json.dumps({"items": [DR]}), "", {}) == {"items": [DR]}
+    with pytest.raises(m.MeshctlError, match="meshctl get failed"):
+        m.interpret_listing(1, "", "Error: boom", {})
+
+
+def test_comparable_drops_server_metadata_and_status_without_touching_the_original() -> None:
+    stored = {**DR, "metadata": {"name": "r", "resourceVersion": "4", "creationTimestamp": "t"}, "status": {}}
+    assert m.comparable(stored) == {**DR, "metadata": {"name": "r"}}
+    assert stored["metadata"]["resourceVersion"] == "4"
+    assert m.comparable(None) is None
+
+
+def test_predicted_documents_place_resources_in_their_namespace() -> None:
+    text = m.definition_text([DR, {**DR, "metadata": {"name": "ratings", "namespace": "shop"}}])
+    results = [
+        result("reviews", "configured", namespace="prod"),
+        result("ratings", "created", namespace="shop"),
+    ]
+    predicted = m.predicted_documents(text, results, "prod")
+    assert predicted[("DestinationRule", "prod", "reviews")]["metadata"] == {
+        "name": "reviews",
+        "namespace": "prod",
+    }
+    assert predicted[("DestinationRule", "shop", "ratings")]["metadata"]["namespace"] == "shop"
+    assert m.predicted_documents(text, [result("reviews", "configured")], None).keys() == {
+        ("DestinationRule", "default", "reviews")
+    }
+
+
+def test_a_diff_entry_per_changed_resource() -> None:
+    key = ("DestinationRule", "default", "reviews")
+    before = {key: {**DR, "metadata": {"name": "reviews", "resourceVersion": "1"}}}
+    after = {key: {**DR, "spec": {"host": "reviews.prod"}}}
+    (entry,) = m.resource_diff([result("reviews", "configured")], before, after)
+    assert entry["before_header"] == entry["after_header"] == "DestinationRule default/reviews"
+    assert "resourceVersion" not in entry["before"] and "host: reviews\n" in entry["before"]
+    assert "host: reviews.prod\n" in entry["after"]
+    (gone,) = m.resource_diff([result("ns", "deleted", kind="Namespace", namespace="")], {}, {})
+    assert (gone["before_header"], gone["before"], gone["after"]) == ("Namespace ns", "", "")
+
+
+def test_only_created_configured_and_deleted_are_changes() -> None:
+    results = [
+        result(n, o) for n, o in [("a", "created"), ("b", "unchanged"), ("c", "deleted"), ("d", "absent")]
+    ]
+    assert [r["name"] for r in m.changed_results(results)] == ["a", "c"]
+    assert m.resource_entries([result("a", "created")]) == [
+        {"kind": "DestinationRule", "api_group": "networking.istio.io", "namespace": "default", "name": "a",
+         "result": "created"}
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("current", "labels", "changes"),
+    [
+        ({}, {"istio-injection": "enabled"}, {"istio-injection": "enabled"}),
+        ({"istio-injection": "enabled"}, {"istio-injection": "enabled"}, {}),
+        ({"istio-injection": "enabled"}, {"istio-injection": "disabled"}, {"istio-injection": "disabled"}),
+        ({"istio-injection": "enabled", "team": "a"}, {"team": None}, {"team": None}),
+        ({"istio-injection": "enabled"}, {"team": None}, {}),  # removing a label that is not there
+        ({"managed": "true", "tier": "1"}, {"managed": True, "tier": 1}, {}),  # YAML's true and 1 as text
+        ({}, {}, {}),
+    ],
+)
+def test_namespace_changes_only_what_differs(
+    current: dict[str, str], labels: dict[str, Any], changes: dict[str, str | None]
+) -> None:
+    assert m.namespace_changes(current, labels) == changes
+
+
+def test_label_arguments_and_the_labels_after() -> None:
+    changes = {"team": None, "istio-injection": "disabled"}
+    assert m.label_arguments(changes) == ["istio-injection=disabled", "team-"]
+    assert m.labelled({"istio-injection": "enabled", "team": "a", "x": "y"}, changes) == {
+        "istio-injection": "disabled",
+        "x": "y",
+    }
+
+
+def test_namespace_documents_and_bad_label_values() -> None:
+    assert m.namespace_document("n", None) is None
+    assert m.namespace_document("n", {}) == {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": "n"},
+    }
+    assert m.namespace_document("n", {"b": "2", "a": "1"})["metadata"]["labels"] == {"a": "1", "b": "2"}
+    with pytest.raises(m.MeshctlError, match=r"labels.team: is a list; a label's value is a string"):
+        m.check_labels({"team": ["a"]})
