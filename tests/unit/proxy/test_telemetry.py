@@ -218,3 +218,40 @@ def test_inbound_policy_denies_with_envoys_403(loop: asyncio.AbstractEventLoop) 
     client.peer_identity = PRODUCTPAGE_ID
     client.data_received(GET)
     assert upstream.transport.take().startswith(b"GET /reviews/0")
+
+
+def test_gateway_enforces_policies_and_reports_as_source(loop: asyncio.AbstractEventLoop) -> None:
+    deny_admin = xds.AuthorizationPolicy(
+        "istio-system/deny-admin", "DENY", ((xds.PolicyRule(paths=("/admin*",)),),)
+    )
+    gateway = xds.Node(
+        "istio-ingressgateway.istio-system",
+        "gateway",
+        "istio-system",
+        "istio-ingressgateway",
+        "istio-ingressgateway-service-account",
+        {"app": "istio-ingressgateway", "istio": "ingressgateway"},
+    )
+    config = dataclasses.replace(
+        sidecar_config(domains=("*",)),
+        node=gateway,
+        listeners=(xds.Listener("gateway", "gateway", "127.0.0.1", 8080, route_config="9080"),),
+        authorization=(deny_admin,),
+    )
+    harness = make_harness(config, loop)
+    (upstream,) = harness.pool()
+    client, transport = harness.connect()
+    client.data_received(b"GET /admin/x HTTP/1.1\r\nHost: bookinfo\r\n\r\n")
+    assert transport.take().endswith(b"RBAC: access denied")
+    client.data_received(b"GET /productpage HTTP/1.1\r\nHost: bookinfo\r\n\r\n")
+    _, headers = head_of(upstream.transport.take())
+    assert decode_peer(headers[PEER_HEADER])[:2] == ("istio-ingressgateway", "istio-system")
+    upstream.respond(OK_RESPONSE)
+    codes = {
+        labels_of(line)["response_code"]: labels_of(line)
+        for line in series_lines(render(harness.runtime.metrics.samples()), "istio_requests_total")
+    }
+    assert set(codes) == {"403", "200"}
+    assert codes["200"]["reporter"] == "source"
+    assert codes["200"]["source_workload"] == "istio-ingressgateway"
+    assert codes["403"]["response_flags"] == "RBAC"
