@@ -218,6 +218,8 @@ def test_inbound_policy_denies_with_envoys_403(loop: asyncio.AbstractEventLoop) 
     client.peer_identity = PRODUCTPAGE_ID
     client.data_received(GET)
     assert upstream.transport.take().startswith(b"GET /reviews/0")
+    stats = dict(harness.runtime.stats.lines([]))
+    assert (stats["http.rbac.allowed"], stats["http.rbac.denied"]) == (1, 1)
 
 
 def test_gateway_enforces_policies_and_reports_as_source(loop: asyncio.AbstractEventLoop) -> None:

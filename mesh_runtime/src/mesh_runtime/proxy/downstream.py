@@ -463,9 +463,12 @@ class DownstreamProtocol(asyncio.Protocol):
         else:
             self.path = url  # `*` (OPTIONS) or an authority (CONNECT, refused by the parser)
             self.authority = self.host
-        if listener.authorizer is not None and not listener.authorizer.allowed(self):
-            self._reply(403, wire.BODY_RBAC_DENIED, wire.RBAC_DENIED)
-            return
+        if listener.authorizer is not None:
+            if not listener.authorizer.allowed(self):
+                self.runtime.stats.rbac_denied += 1
+                self._reply(403, wire.BODY_RBAC_DENIED, wire.RBAC_DENIED)
+                return
+            self.runtime.stats.rbac_allowed += 1
         route = listener.fixed_route
         if route is None:
             route = self._find_route(listener)

@@ -25,6 +25,8 @@ class Stats:
         "errors_contained",
         "config_applied",
         "config_rejected",
+        "rbac_allowed",
+        "rbac_denied",
     )
 
     def __init__(self) -> None:
@@ -42,6 +44,9 @@ class Stats:
         self.errors_contained = 0
         self.config_applied = 0
         self.config_rejected = 0
+        #: Requests AuthorizationPolicies let through / refused (Envoy's rbac.allowed, rbac.denied).
+        self.rbac_allowed = 0
+        self.rbac_denied = 0
 
     @property
     def downstream_rq_total(self) -> int:
@@ -66,6 +71,8 @@ class Stats:
             "config_rejected",
         ):
             yield f"http.{name}", getattr(self, name)
+        yield "http.rbac.allowed", self.rbac_allowed
+        yield "http.rbac.denied", self.rbac_denied
         for code, count in enumerate(self.downstream_rq_by_code):
             if count:
                 yield f"http.downstream_rq_{code}", count
