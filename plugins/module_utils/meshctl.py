@@ -447,17 +447,17 @@ def get_command(meshctl, params, kind, group, namespace):
     return command + config_api_flags(params)
 
 
-def describe_problem(problem):
+def describe_problem(problem, stdin="definition"):
     """One of meshd's apply errors on one line: where, which resource, the field path and the message.
 
-    Text meshctl read from its stdin (`-`) is the resource module's definition, and is named so.
+    Text meshctl read from its stdin (`-`) is named `stdin` (the resource module's definition); with
+    stdin=None, text the module wrote itself, the location is left out.
     """
     where = problem.get("source") or "-"
-    if where == "-":
-        where = "definition"
-    if problem.get("line"):
-        where = f"{where}:{problem['line']}"
-    parts = [where]
+    parts = []
+    if where != "-" or stdin is not None:
+        where = stdin if where == "-" else where
+        parts.append(f"{where}:{problem['line']}" if problem.get("line") else where)
     if problem.get("resource"):
         parts.append(problem["resource"])
     message = problem.get("message", "")
@@ -484,14 +484,16 @@ def _json_document(stdout, what):
 def interpret_resources(verb, subject=None):
     """The interpreter of `meshctl apply|delete -o json`: its per-resource results, or a MeshctlError.
 
-    `subject` names the input in a refusal (default: src or definition, whichever the module was given).
+    `subject` names the input in a refusal (default: src or definition, whichever the module was given);
+    with a subject, the input is the module's own text and its location is left out.
     """
     what = f"meshctl {verb}"
 
     def interpret(rc, stdout, stderr, params):
         if rc == EXIT_DATA and stdout.strip().startswith("{"):
             errors = _json_document(stdout, what).get("errors") or []
-            lines = [describe_problem(problem) for problem in errors] or [_error_text(stderr)]
+            stdin = None if subject else "definition"
+            lines = [describe_problem(problem, stdin) for problem in errors] or [_error_text(stderr)]
             source = subject or ("src" if params.get("src") else "definition")
             raise MeshctlError(
                 f"{what} refused the {source}, nothing was changed:\n" + "\n".join(lines),
@@ -750,7 +752,11 @@ class ConfigApi:
 
     def run(self, command, interpret, data=None):
         self.commands.append(command)
-        return run_meshctl(self.module, command, interpret, data=data, environment=self.environment)
+        try:
+            return run_meshctl(self.module, command, interpret, data=data, environment=self.environment)
+        except MeshctlError as exc:
+            exc.result["commands"] = self.commands
+            raise
 
     def stored(self, results):
         """The stored documents of the resources in `results`, by key: one `meshctl get` per kind and
@@ -880,9 +886,9 @@ def manage_namespace(module):
             # A dry run checks the labels (meshd's messages name each one) in check mode too.
             apply = [api.meshctl, "apply", "-f", "-", "-o", "json", *config_api_flags(params)]
             document = json.dumps(namespace_document(name, after))
-            api.run([*apply, "--dry-run"], interpret_resources("apply", "labels"), data=document)
+            api.run([*apply, "--dry-run"], interpret_resources("apply", "namespace"), data=document)
             if not module.check_mode and current is None:
-                api.run(apply, interpret_resources("apply", "labels"), data=document)
+                api.run(apply, interpret_resources("apply", "namespace"), data=document)
             elif not module.check_mode:
                 # `meshctl label` changes only these keys: labels others set meanwhile are kept.
                 command = [api.meshctl, "label", "namespace", name, *label_arguments(changes), "--overwrite"]

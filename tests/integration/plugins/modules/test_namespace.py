@@ -70,8 +70,12 @@ def test_changing_and_removing_labels(run: PlaybookRun) -> None:
 def test_an_invalid_label_fails_naming_it_and_changes_nothing(run: PlaybookRun) -> None:
     result = run.result("Invalid label")
     assert result["failed"] is True
-    assert result["msg"].startswith("meshctl apply refused the labels, nothing was changed:\n")
+    assert result["msg"].startswith(
+        "meshctl apply refused the namespace, nothing was changed:\nNamespace bookinfo: "
+    )
     assert "metadata.labels" in result["msg"] and "bad key!" in result["msg"]
+    assert [command[1] for command in result["commands"]] == ["get", "apply"]
+    assert "--dry-run" in result["commands"][1]
     stored = json.loads(run.result("Read bookinfo")["stdout"])
     assert stored["metadata"]["labels"] == {"istio-injection": "disabled"}
 

@@ -99,6 +99,8 @@ def test_an_invalid_resource_fails_with_the_field_path_and_stores_nothing(run: P
     (error,) = result["errors"]
     assert error["path"] == "spec.trafficPolicy.tls.mode"
     assert result["rc"] == 65
+    (dry_run,) = result["commands"]
+    assert "--dry-run" in dry_run
     items = stored(run.result("Read destination rules after the invalid resource"))["items"]
     assert sorted(item["metadata"]["name"] for item in items) == sorted(RULES)  # no "fresh"
     reviews = next(item for item in items if item["metadata"]["name"] == "reviews")

@@ -705,6 +705,17 @@ def test_a_refused_input_fails_naming_file_line_resource_and_field_path() -> Non
     assert caught.value.result["errors"] == errors
 
 
+def test_a_refused_namespace_names_the_resource_without_a_location() -> None:
+    errors = [
+        {"source": "-", "line": 4, "resource": "Namespace n", "path": "metadata.labels", "message": "bad"}
+    ]
+    with pytest.raises(m.MeshctlError) as caught:
+        m.interpret_resources("apply", "namespace")(65, json.dumps({"errors": errors}), "", {})
+    assert caught.value.msg == (
+        "meshctl apply refused the namespace, nothing was changed:\nNamespace n: metadata.labels: bad"
+    )
+
+
 @pytest.mark.parametrize(
     ("rc", "stdout", "complaint"),
     [
