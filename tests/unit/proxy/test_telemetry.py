@@ -75,13 +75,14 @@ def test_one_label_text_per_key() -> None:
     assert labels_of(first.labels)["destination_service_name"] == "unknown"
 
 
-def _outbound_harness(loop: asyncio.AbstractEventLoop):  # type: ignore[no-untyped-def]
+def _outbound_harness(loop: asyncio.AbstractEventLoop, has_sidecar: bool = True):  # type: ignore[no-untyped-def]
     config = sidecar_config()
     endpoint = xds.Endpoint(
         "10.0.0.1",
         9080,
         labels={"app": "reviews", "version": "v2"},
         identity="spiffe://cluster.local/ns/default/sa/bookinfo-reviews",
+        has_sidecar=has_sidecar,
         workload="reviews-v2",
         namespace="default",
     )
@@ -89,6 +90,16 @@ def _outbound_harness(loop: asyncio.AbstractEventLoop):  # type: ignore[no-untyp
     harness = make_harness(config, loop)
     harness.runtime.metrics.set_identity(PRODUCTPAGE_ID)
     return harness
+
+
+def test_peer_metadata_goes_to_mesh_peers_only(loop: asyncio.AbstractEventLoop) -> None:
+    harness = _outbound_harness(loop, has_sidecar=False)
+    (upstream,) = harness.pool()
+    client, _ = harness.connect()
+    client.data_received(GET)
+    _, headers = head_of(upstream.transport.take())
+    assert PEER_HEADER not in headers
+    upstream.respond(OK_RESPONSE)
 
 
 def test_client_sidecar_reports_source_series_and_sends_its_peer_metadata(
@@ -239,6 +250,8 @@ def test_gateway_enforces_policies_and_reports_as_source(loop: asyncio.AbstractE
         node=gateway,
         listeners=(xds.Listener("gateway", "gateway", "127.0.0.1", 8080, route_config="9080"),),
         authorization=(deny_admin,),
+        # a mesh peer (with a sidecar), so the gateway tells it who is calling
+        endpoints=(xds.ClusterLoadAssignment(CLUSTER, (xds.Endpoint("10.0.0.1", 9080),)),),
     )
     harness = make_harness(config, loop)
     (upstream,) = harness.pool()

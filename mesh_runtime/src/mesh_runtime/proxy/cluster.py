@@ -65,6 +65,7 @@ class EndpointState:
         "rq_total",
         "cx_total",
         "removed",
+        "in_mesh",
     )
 
     def __init__(self, cluster: ClusterState, endpoint: xds.Endpoint) -> None:
@@ -73,6 +74,8 @@ class EndpointState:
         self.address = endpoint.address
         self.port = endpoint.port
         self.ring_key = f"{endpoint.address}:{endpoint.port}"
+        #: A mesh peer (a workload with a sidecar): only these are told who the caller is.
+        self.in_mesh = endpoint.has_sidecar
         self.weight = max(endpoint.weight, 1)
         self.active_requests = 0
         self.idle: list[UpstreamConnection] = []

@@ -150,6 +150,7 @@ class DownstreamProtocol(asyncio.Protocol):
         self.request_bytes = 0
         self.response_bytes = 0
         self.attempt = 0
+        self.peer_index = 0
         self.retries_used = 0
         self.status = 0
         self.flags = ""
@@ -440,6 +441,7 @@ class DownstreamProtocol(asyncio.Protocol):
         self.request_bytes = self.response_bytes = 0
         self.response_started = False
         self.attempt = 0
+        self.peer_index = 0
         self.retries_used = 0
         self.cluster = None
         self.endpoint = None
@@ -532,6 +534,8 @@ class DownstreamProtocol(asyncio.Protocol):
         if route.extra_headers:
             lines.append(route.extra_headers)
         if listener.peer_line:
+            # The caller's metadata goes to mesh peers only; upstream_ready blanks it for anyone else.
+            self.peer_index = len(lines)
             lines.append(listener.peer_line)
         lines.append(wire.CRLF)
 
@@ -709,6 +713,8 @@ class DownstreamProtocol(asyncio.Protocol):
         self.upstream = connection
         connection.begin(self, self.rewrite_response, self.is_head)
         lines = self.lines
+        if self.peer_index:
+            lines[self.peer_index] = self.listener.peer_line if connection.endpoint.in_mesh else b""
         if self.listener.count_attempts:
             lines[-1] = ATTEMPT_ENDINGS[min(self.attempt, len(ATTEMPT_ENDINGS) - 1)]
         head = b"".join(lines)
