@@ -26,7 +26,7 @@ from .cluster import OVERFLOW, ClusterState, EndpointState
 from .config import ATTEMPT_ENDINGS, ListenerConfig
 from .outlier import LOCAL_FAILURE_STATUS
 from .router import DIRECT_RESPONSE, REDIRECT, CompiledRoute, HeaderOps, rewrite_path
-from .telemetry import PEER_HEADER
+from .telemetry import PEER_HEADER, Series
 from .tracing import TRACE_HEADERS, SpanContext, outgoing_headers, start_span, wall_clock_start
 from .upstream import DISCARD, PASS, REWRITE, UpstreamConnection
 
@@ -145,7 +145,8 @@ class DownstreamProtocol(asyncio.Protocol):
         self.replay: list[bytes] | None = []
         self.counted = False
         self.replay_bytes = 0
-        self.started = runtime.loop.time()
+        self.clock = runtime.loop.time
+        self.started = self.clock()
         self.span: SpanContext | None = None
         self.request_bytes = 0
         self.response_bytes = 0
@@ -162,6 +163,11 @@ class DownstreamProtocol(asyncio.Protocol):
         self.try_timer: asyncio.TimerHandle | None = None
         self.matched_block = 0
         self._header_map: dict[bytes, bytes] | None = None
+        # The Istio series of this connection's last outbound request, and what it was looked up by
+        self.last_series: Series | None = None
+        self.last_target: object = None
+        self.last_status = 0
+        self.last_flags = ""
 
     # -- asyncio -----------------------------------------------------------------------------------------
 
@@ -249,7 +255,7 @@ class DownstreamProtocol(asyncio.Protocol):
             raise _Rejected()  # stop parsing what follows a request that closed the connection
         self.in_head = True
         self.head_bytes = 0
-        self.started = self.runtime.loop.time()
+        self.started = self.clock()
         self.url = b""
         self.lines = [b""]
         self.host = b""
@@ -959,8 +965,10 @@ class DownstreamProtocol(asyncio.Protocol):
         self._end_exchange(keep_alive)
 
     def _end_exchange(self, keep_alive: bool) -> None:
-        self._uncount()
-        self._cancel_timers()
+        if self.counted:
+            self._uncount()
+        if self.timer is not None or self.try_timer is not None:
+            self._cancel_timers()
         self._record()
         self.active = False
         self.route = None
@@ -982,20 +990,23 @@ class DownstreamProtocol(asyncio.Protocol):
             self._resume(_PAUSE_PIPELINE | _PAUSE_BUFFER | _PAUSE_UPSTREAM)
 
     def _record(self) -> None:
-        stats = self.runtime.stats
+        runtime = self.runtime
+        stats = runtime.stats
         status = self.status if self.response_started else 0
-        stats.downstream_rq_by_code[status if 0 <= status < 600 else 0] += 1
+        code = status if 0 <= status < 600 else 0
+        stats.downstream_rq_by_code[code] += 1
         cluster = self.cluster
-        if cluster is not None and self.endpoint is not None:
-            cluster.stats.upstream_rq_by_code[status if 0 <= status < 600 else 0] += 1
-            self.endpoint.rq_total += 1
+        endpoint = self.endpoint
+        if cluster is not None and endpoint is not None:
+            cluster.stats.upstream_rq_by_code[code] += 1
+            endpoint.rq_total += 1
         if self.flags:
             stats.count_flags(self.flags)
-        if self.runtime.metrics_enabled:
+        if runtime.metrics_enabled:
             self._record_istio_metrics(status)
         if self.span is not None:
             self._finish_span(self.span, status)
-        access_log = self.runtime.access_log
+        access_log = runtime.access_log
         if access_log is not None and access_log.enabled:
             self._log_access(access_log, status)
 
@@ -1021,21 +1032,41 @@ class DownstreamProtocol(asyncio.Protocol):
         )
 
     def _record_istio_metrics(self, status: int) -> None:
-        metrics = self.runtime.metrics
-        duration_ms = (self.runtime.loop.time() - self.started) * 1000.0
+        duration_ms = (self.clock() - self.started) * 1000.0
         request_bytes = (self.request_bytes or len(self.url) + 16) + self.body_bytes
         flags = self.flags
         if self.listener.kind == "inbound":
-            peer = self.peer_metadata
-            identity = self.peer_identity
-            key = (peer, identity, status, flags)
-            series = metrics.inbound(key, peer, identity, bool(identity), status, flags)
+            series = self._inbound_series(status, flags)
         else:
-            target = (self.endpoint or self.cluster, status, flags)
-            series = metrics.series.get(target) or metrics.outbound(
-                target, self.endpoint, self.cluster, status, flags
-            )
+            # A connection's requests mostly share their series: the last one is kept, no key is built.
+            last = self.last_series
+            target = self.endpoint or self.cluster
+            if (
+                last is not None
+                and target is self.last_target
+                and status == self.last_status
+                and flags == self.last_flags
+            ):
+                series = last
+            else:
+                series = self._outbound_series(target, status, flags)
         series.add(duration_ms, request_bytes, self.response_bytes)
+
+    def _inbound_series(self, status: int, flags: str) -> Series:
+        peer = self.peer_metadata
+        identity = self.peer_identity
+        key = (peer, identity, status, flags)
+        return self.runtime.metrics.inbound(key, peer, identity, bool(identity), status, flags)
+
+    def _outbound_series(self, target: object, status: int, flags: str) -> Series:
+        metrics = self.runtime.metrics
+        key = (target, status, flags)
+        series = metrics.series.get(key) or metrics.outbound(key, self.endpoint, self.cluster, status, flags)
+        self.last_series = series
+        self.last_target = target
+        self.last_status = status
+        self.last_flags = flags
+        return series
 
     def _uncount(self) -> None:
         if self.counted:
@@ -1044,7 +1075,8 @@ class DownstreamProtocol(asyncio.Protocol):
                 self.endpoint.active_requests -= 1
 
     def _release_upstream(self, reusable: bool) -> None:
-        self._uncount()
+        if self.counted:
+            self._uncount()
         connection = self.upstream
         if connection is None:
             return

@@ -122,6 +122,9 @@ def _match_all(_: RequestView) -> bool:
 
 
 def _uri_check(match: xds.StringMatch, where: str) -> Match:
+    if match.kind == "prefix" and not match.ignore_case:
+        prefix = match.value.encode()
+        return lambda request: request.path.startswith(prefix)  # the common route: one call a request
     predicate = compile_string_match(match, where)
     if match.kind == "prefix" or match.kind == "present":
         return lambda request: predicate(request.path)

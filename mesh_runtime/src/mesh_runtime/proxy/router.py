@@ -196,6 +196,10 @@ class VirtualHostRoutes:
         self.routes = routes
 
 
+#: Stands for "not in the host cache yet" (None there is a cached miss).
+_UNCACHED = VirtualHostRoutes("", ())
+
+
 class RouteTable:
     """Host (lower case, with or without port) → virtual host, with Envoy's wildcard order: exact, then the
     longest `*.suffix`, then the longest `prefix*`, then `*`."""
@@ -229,8 +233,9 @@ class RouteTable:
         found = self.exact.get(host)
         if found is not None:
             return found
-        if host in self._cache:
-            return self._cache[host]
+        found = self._cache.get(host, _UNCACHED)
+        if found is not _UNCACHED:
+            return found
         found = self._wildcard(host)
         if found is None and b":" in host and not host.endswith(b"]"):
             bare = host.rsplit(b":", 1)[0]
