@@ -3,37 +3,15 @@
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
-from tests.conftest import MeshctlRunner, Result
+from tests.conftest import MeshctlRunner
+from tests.unit.analysis.analyzers.support import Config
 
-FILES_ONLY = "--use-kube=false"
 DESTINATION_HOSTS = "virtualservice.DestinationHostAnalyzer"
 DESTINATION_RULES = "virtualservice.DestinationRuleAnalyzer"
 GATEWAYS = "virtualservice.GatewayAnalyzer"
 MESH_HOSTS = "virtualservice.ConflictingMeshGatewayHostsAnalyzer"
-
-
-class Config:
-    """A YAML file written for one test, with the line of any text in it."""
-
-    def __init__(self, tmp_path: Path, text: str) -> None:
-        self.text = textwrap.dedent(text)
-        self.path = tmp_path / "config.yaml"
-        self.path.write_text(self.text)
-
-    def line(self, needle: str) -> int:
-        found = [n for n, line in enumerate(self.text.splitlines(), start=1) if needle in line]
-        assert len(found) == 1, f"{needle!r} is on lines {found}"
-        return found[0]
-
-    def at(self, needle: str) -> str:
-        """`path:line` of the one line holding `needle`."""
-        return f"{self.path}:{self.line(needle)}"
-
-    def analyze(self, meshctl: MeshctlRunner, analyzer: str, *flags: str) -> Result:
-        return meshctl("analyze", FILES_ONLY, "--analyzer", analyzer, *flags, str(self.path))
 
 
 SERVICES = """\
