@@ -779,26 +779,32 @@ class ConfigApi:
         return found
 
 
-def apply_resources(module):
-    """The resource module with state=present: dry run, then apply when something would change."""
+def _probe_then_act(module, verb):
+    """Dry-run `meshctl <verb>`, then run it for real when something would change (never in check mode).
+
+    Returns the API, the inline input, the dry run's output, the final per-resource results, the results that
+    change something, and (with --diff) the stored documents before the change.
+    """
     api = ConfigApi(module)
     input_args, data = resource_input(module.params)
-    probe = api.run(
-        resource_command(api.meshctl, "apply", module.params, input_args, True),
-        interpret_resources("apply"),
-        data,
-    )
+
+    def run(dry_run):
+        command = resource_command(api.meshctl, verb, module.params, input_args, dry_run)
+        return api.run(command, interpret_resources(verb), data)
+
+    probe = run(True)
     results = probe["results"]
     changing = changed_results(results)
     before = api.stored(changing) if module._diff and changing else {}
     if changing and not module.check_mode:
-        applied = api.run(
-            resource_command(api.meshctl, "apply", module.params, input_args, False),
-            interpret_resources("apply"),
-            data,
-        )
-        results = applied["results"]
+        results = run(False)["results"]
         changing = changed_results(results)
+    return api, data, probe, results, changing, before
+
+
+def apply_resources(module):
+    """The resource module with state=present: dry run, then apply when something would change."""
+    api, data, probe, results, changing, before = _probe_then_act(module, "apply")
     after = {}
     if module._diff and changing:
         if module.check_mode:
@@ -811,24 +817,7 @@ def apply_resources(module):
 
 def delete_resources(module):
     """The resource module with state=absent: find which exist (dry run), then delete those."""
-    api = ConfigApi(module)
-    input_args, data = resource_input(module.params)
-    probe = api.run(
-        resource_command(api.meshctl, "delete", module.params, input_args, True),
-        interpret_resources("delete"),
-        data,
-    )
-    results = probe["results"]
-    changing = changed_results(results)
-    before = api.stored(changing) if module._diff and changing else {}
-    if changing and not module.check_mode:
-        deleted = api.run(
-            resource_command(api.meshctl, "delete", module.params, input_args, False),
-            interpret_resources("delete"),
-            data,
-        )
-        results = deleted["results"]
-        changing = changed_results(results)
+    api, _data, _probe, results, changing, before = _probe_then_act(module, "delete")
     return _resource_result(module, api, results, changing, before, {}, [])
 
 
