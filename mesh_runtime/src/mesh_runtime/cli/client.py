@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from .controlplane import ENV_ADDRESS
+from .controlplane import ENV_ADDRESS, address
 from .errors import EXIT_ERROR, EXIT_USAGE, CommandError
 
 API_PORT = 15080
@@ -133,7 +133,7 @@ def connect(args: argparse.Namespace) -> ApiClient:
 
 
 def _address(flag: str | None) -> tuple[str, int]:
-    text = flag or os.environ.get(ENV_ADDRESS) or "127.0.0.1"
+    text = address(flag)
     if text.startswith("["):
         host, _, rest = text[1:].partition("]")
         port_text = rest.removeprefix(":")
