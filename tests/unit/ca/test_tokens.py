@@ -11,11 +11,19 @@ from pathlib import Path
 import pytest
 
 from mesh_runtime.ca.identity import Identity
-from mesh_runtime.ca.tokens import BootstrapTokens, IdentityPattern, PatternError, TokenStoreError
+from mesh_runtime.ca.tokens import (
+    BootstrapTokens,
+    IdentityPattern,
+    PatternError,
+    TokenFormatError,
+    TokenStoreError,
+)
 
 PRODUCTPAGE = "spiffe://cluster.local/ns/default/sa/bookinfo-productpage"
 REVIEWS = "spiffe://cluster.local/ns/default/sa/bookinfo-reviews"
 INGRESS = "spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account"
+#: A token made elsewhere, as `secrets.token_urlsafe(32)` makes them.
+CONTROLLER_TOKEN = "q8Hx2Vd-0pZr_LkT7mWbN3cYfJ5sAeUgRi9oXh1KtEw"
 
 
 @pytest.fixture
@@ -217,3 +225,82 @@ def test_a_damaged_store_names_the_file_and_the_field(store_path: Path, content:
         BootstrapTokens(store_path)
 
     assert str(raised.value).startswith(f"{store_path}: {message}")
+
+
+def test_a_token_made_elsewhere_is_registered_once_then_unchanged(
+    store: BootstrapTokens, store_path: Path
+) -> None:
+    result, grant = store.register(CONTROLLER_TOKEN, ["default/bookinfo-productpage"], description="node01")
+    assert result == "created"
+    assert store.authorize(CONTROLLER_TOKEN, PRODUCTPAGE).token_id == grant.token_id
+    assert not store.authorize(CONTROLLER_TOKEN, REVIEWS)
+    assert CONTROLLER_TOKEN not in store_path.read_text()
+    assert stat.S_IMODE(os.stat(store_path).st_mode) == 0o600
+    before = store_path.read_bytes(), os.stat(store_path).st_mtime_ns, os.stat(store_path).st_ino
+
+    again = BootstrapTokens(store_path).register(
+        CONTROLLER_TOKEN, ["default/bookinfo-productpage"], description="node01"
+    )
+
+    assert again == ("unchanged", grant)
+    after = store_path.read_bytes(), os.stat(store_path).st_mtime_ns, os.stat(store_path).st_ino
+    assert after == before
+
+
+def test_registering_other_identities_replaces_them_and_keeps_the_id(
+    store: BootstrapTokens, store_path: Path
+) -> None:
+    other = store.issue(["istio-system/*"])
+    _, first = store.register(CONTROLLER_TOKEN, ["default/bookinfo-productpage"])
+
+    result, grant = store.register(CONTROLLER_TOKEN, ["default/bookinfo-reviews"], description="moved")
+
+    assert result == "configured"
+    assert (grant.token_id, grant.created_at) == (first.token_id, first.created_at)
+    assert grant.description == "moved"
+    assert store.authorize(CONTROLLER_TOKEN, REVIEWS)
+    assert not store.authorize(CONTROLLER_TOKEN, PRODUCTPAGE)
+    assert BootstrapTokens(store_path).grants() == [other.grant, grant]
+    assert store.register(CONTROLLER_TOKEN, ["default/bookinfo-reviews"], description="")[0] == "configured"
+
+
+def test_a_registered_ttl_counts_from_the_first_registration(store: BootstrapTokens) -> None:
+    first_seen = datetime(2030, 1, 1, tzinfo=UTC)
+    _, grant = store.register(CONTROLLER_TOKEN, ["default/*"], ttl=timedelta(hours=1), now=first_seen)
+    assert grant.expires_at == first_seen + timedelta(hours=1)
+
+    later = first_seen + timedelta(minutes=30)
+    same = store.register(CONTROLLER_TOKEN, ["default/*"], ttl=timedelta(hours=1), now=later)
+    assert same == ("unchanged", grant)
+    assert store.register(CONTROLLER_TOKEN, ["default/*"], now=later)[0] == "unchanged"
+    result, longer = store.register(CONTROLLER_TOKEN, ["default/*"], ttl=timedelta(hours=2), now=later)
+
+    assert result == "configured" and longer.expires_at == first_seen + timedelta(hours=2)
+    assert store.authorize(CONTROLLER_TOKEN, PRODUCTPAGE, now=first_seen + timedelta(minutes=90))
+
+
+@pytest.mark.parametrize(
+    ("token", "message"),
+    [
+        ("short-token", "at least 22 characters, this one has 11"),
+        ("with spaces inside the token 1234", "only hold URL-safe base64 letters"),
+        ("padded+base64/token+letters==", "only hold URL-safe base64 letters"),
+    ],
+)
+def test_a_registered_token_must_look_random(
+    store: BootstrapTokens, store_path: Path, token: str, message: str
+) -> None:
+    with pytest.raises(TokenFormatError, match=message) as raised:
+        store.register(token, ["default/*"])
+
+    assert token not in str(raised.value)
+    assert not store_path.exists()
+
+
+def test_registering_needs_good_patterns(store: BootstrapTokens, store_path: Path) -> None:
+    with pytest.raises(PatternError, match="at least one identity pattern"):
+        store.register(CONTROLLER_TOKEN, [])
+    with pytest.raises(PatternError, match="identity pattern 'default'"):
+        store.register(CONTROLLER_TOKEN, ["default"])
+
+    assert not store_path.exists()

@@ -1,4 +1,4 @@
-"""The meshd command line: init, token create, usage errors; never a traceback."""
+"""The meshd command line: init, token create, token add, usage errors; never a traceback."""
 
 from __future__ import annotations
 
@@ -58,3 +58,67 @@ def test_usage_errors(tmp_path: Path) -> None:
     code, _, err = meshd("init", "--data-dir", str(root), "--trust-domain", "other.domain")
     assert code == 1 and err.startswith("meshd: error: ") and "belongs to trust domain 'cluster.local'" in err
     assert "Traceback" not in err
+
+
+def test_token_add_registers_a_token_made_elsewhere_idempotently(tmp_path: Path) -> None:
+    root = tmp_path / "meshd"
+    token = "Zq3mX8rT-v1Lp_N4wYb7Kc2Hd5Fg9Js0AeUiOo6RtQw"
+    token_file = tmp_path / "productpage.token"
+    token_file.write_text(f"  {token}\n")
+    add = ("token", "add", "--data-dir", str(root), "--token-file", str(token_file))
+    code, _, err = meshd(*add, "--identity", "default/productpage")
+    assert code == 1 and f"{root} is not a meshd data directory: run 'meshd init" in err
+    assert meshd("init", "--data-dir", str(root))[0] == 0
+    store = root / "bootstrap-tokens.json"
+
+    code, out, err = meshd(*add, "--identity", "default/productpage", "--description", "node01")
+    assert (code, err) == (0, "")
+    result, token_id = out.split()
+    assert result == "created" and len(token_id) == 8
+    written = store.read_bytes(), store.stat().st_mtime_ns
+
+    assert meshd(*add, "--identity", "default/productpage", "--description", "node01") == (
+        0,
+        f"unchanged {token_id}\n",
+        "",
+    )
+    assert (store.read_bytes(), store.stat().st_mtime_ns) == written
+    tokens = BootstrapTokens(store)
+    assert tokens.authorize(token, "spiffe://cluster.local/ns/default/sa/productpage").allowed
+    assert not tokens.authorize(token, "spiffe://cluster.local/ns/prod/sa/anything").allowed
+
+    code, out, _ = meshd(*add, "--identity", "prod/*", "--description", "node01")
+    assert (code, out) == (0, f"configured {token_id}\n")
+    assert tokens.authorize(token, "spiffe://cluster.local/ns/prod/sa/anything").allowed
+    assert not tokens.authorize(token, "spiffe://cluster.local/ns/default/sa/productpage").allowed
+    assert token not in store.read_text()
+
+
+def test_token_add_refuses_a_bad_token_file_without_showing_the_token(tmp_path: Path) -> None:
+    root = tmp_path / "meshd"
+    assert meshd("init", "--data-dir", str(root))[0] == 0
+    short, spaced = tmp_path / "short.token", tmp_path / "spaced.token"
+    short.write_text("abc123\n")
+    spaced.write_text("two words in one token file, long enough\n")
+    (tmp_path / "empty.token").write_text(" \n")
+    cases = {
+        "missing.token": "cannot be read: No such file or directory",
+        "empty.token": "the file is empty",
+        "short.token": "at least 22 characters, this one has 6",
+        "spaced.token": "only hold URL-safe base64 letters",
+    }
+    for name, problem in cases.items():
+        path = tmp_path / name
+        code, out, err = meshd(
+            "token", "add", "--data-dir", str(root), "--token-file", str(path), "--identity", "default/x"
+        )
+        assert (code, out) == (64, "")
+        assert err.startswith(f"meshd: error: --token-file {path}: ") and problem in err
+        assert "abc123" not in err and "two words" not in err
+    good = tmp_path / "good.token"
+    good.write_text("A" * 22)
+    code, _, err = meshd(
+        "token", "add", "--data-dir", str(root), "--token-file", str(good), "--identity", "no-slash"
+    )
+    assert code == 64 and "--identity: identity pattern 'no-slash'" in err
+    assert not (root / "bootstrap-tokens.json").exists()

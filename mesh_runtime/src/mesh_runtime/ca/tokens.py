@@ -3,6 +3,9 @@
 A token is random (`secrets.token_urlsafe`) and shown once, when it is issued; the store file keeps only its
 SHA-256, so reading the file gives nobody a usable token. Each token allows a list of patterns: `ns/sa`
 (exactly that service account) or `ns/*` (any service account in the namespace), in the mesh's trust domain.
+
+A token made elsewhere (an Ansible controller, say) is registered with `register`: run again with the same
+token, it changes nothing, so configuration tools can state "this token allows these identities".
 """
 
 from __future__ import annotations
@@ -10,13 +13,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .files import PRIVATE_FILE_MODE, ensure_private_directory, write_atomically
 from .identity import (
@@ -31,6 +35,12 @@ from .identity import (
 TOKEN_BYTES = 32
 STORE_VERSION = 1
 ANY_SERVICE_ACCOUNT = "*"
+#: A registered token's fewest characters: 22 URL-safe base64 letters carry 128 random bits.
+MIN_TOKEN_LENGTH = 22
+_TOKEN_LETTERS = re.compile(r"[A-Za-z0-9_-]+")
+
+#: What `register` did: a new grant, the same grant as before, or the grant's identities/description changed.
+Registration = Literal["created", "unchanged", "configured"]
 
 
 class TokenStoreError(Exception):
@@ -44,6 +54,10 @@ class TokenStoreError(Exception):
 
 class PatternError(ValueError):
     """An identity pattern that is not `<namespace>/<service account>` or `<namespace>/*`."""
+
+
+class TokenFormatError(ValueError):
+    """A token given to `register` that is too short or not URL-safe base64; the message never quotes it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +135,31 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def check_token_format(token: str) -> None:
+    """TokenFormatError unless `token` is at least MIN_TOKEN_LENGTH URL-safe base64 letters."""
+    if len(token) < MIN_TOKEN_LENGTH:
+        raise TokenFormatError(
+            f"a bootstrap token needs at least {MIN_TOKEN_LENGTH} characters, this one has {len(token)} "
+            "(generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    if not _TOKEN_LETTERS.fullmatch(token):
+        raise TokenFormatError(
+            "a bootstrap token may only hold URL-safe base64 letters (A-Z, a-z, 0-9, '-' and '_')"
+        )
+
+
+def _parse_patterns(patterns: Sequence[str]) -> tuple[IdentityPattern, ...]:
+    """The patterns parsed, duplicates dropped, in the order given; PatternError for a bad or empty list."""
+    parsed: list[IdentityPattern] = []
+    for text in patterns:
+        pattern = IdentityPattern.parse(text)
+        if pattern not in parsed:
+            parsed.append(pattern)
+    if not parsed:
+        raise PatternError("a bootstrap token needs at least one identity pattern (<namespace>/<sa> or ns/*)")
+    return tuple(parsed)
+
+
 class BootstrapTokens:
     """The token store at `path` (JSON, mode 0600, written atomically; created by the first `issue`).
 
@@ -145,15 +184,7 @@ class BootstrapTokens:
         now: datetime | None = None,
     ) -> IssuedToken:
         """A new token allowed the identities matching `patterns`; it expires after `ttl` (None: never)."""
-        parsed: list[IdentityPattern] = []
-        for text in patterns:
-            pattern = IdentityPattern.parse(text)
-            if pattern not in parsed:
-                parsed.append(pattern)
-        if not parsed:
-            raise PatternError(
-                "a bootstrap token needs at least one identity pattern (<namespace>/<sa> or ns/*)"
-            )
+        parsed = _parse_patterns(patterns)
         if ttl is not None and ttl <= timedelta(0):
             raise ValueError(f"a bootstrap token's TTL must be positive, not {ttl}")
         created = (now or datetime.now(UTC)).replace(microsecond=0)
@@ -163,13 +194,55 @@ class BootstrapTokens:
             grant = TokenGrant(
                 token_id=self._new_token_id(),
                 token_sha256=token_digest(token),
-                patterns=tuple(parsed),
+                patterns=parsed,
                 created_at=created,
                 expires_at=created + ttl if ttl is not None else None,
                 description=description,
             )
             self._save([*self._grants, grant])
         return IssuedToken(token, grant)
+
+    def register(
+        self,
+        token: str,
+        patterns: Sequence[str],
+        *,
+        ttl: timedelta | None = None,
+        description: str = "",
+        now: datetime | None = None,
+    ) -> tuple[Registration, TokenGrant]:
+        """Make `token` (generated elsewhere) allow exactly `patterns`; idempotent.
+
+        A token the store does not know gets a new grant (`created`). A known one keeps its id and creation
+        time: when its identities and description are already these (and `ttl`, if given, already ends
+        it), the file is left alone (`unchanged`); otherwise they are replaced (`configured`). A TTL counts
+        from the grant's creation, so the same TTL given again changes nothing; None keeps the expiry.
+        """
+        check_token_format(token)
+        parsed = _parse_patterns(patterns)
+        if ttl is not None and ttl <= timedelta(0):
+            raise ValueError(f"a bootstrap token's TTL must be positive, not {ttl}")
+        with self._lock:
+            self._reload_if_changed()
+            existing = self._find(token)
+            if existing is None:
+                created = (now or datetime.now(UTC)).replace(microsecond=0)
+                grant = TokenGrant(
+                    token_id=self._new_token_id(),
+                    token_sha256=token_digest(token),
+                    patterns=parsed,
+                    created_at=created,
+                    expires_at=_whole_seconds(created + ttl) if ttl is not None else None,
+                    description=description,
+                )
+                self._save([*self._grants, grant])
+                return "created", grant
+            expires = _whole_seconds(existing.created_at + ttl) if ttl is not None else existing.expires_at
+            wanted = replace(existing, patterns=parsed, description=description, expires_at=expires)
+            if wanted == existing:
+                return "unchanged", existing
+            self._save([wanted if grant is existing else grant for grant in self._grants])
+            return "configured", wanted
 
     def revoke(self, token_id: str) -> bool:
         """Forget the token with this id; False when there is none."""
@@ -348,6 +421,11 @@ def _parse_time(path: Path, where: str, value: Any) -> datetime:
         else:
             return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     raise TokenStoreError(path, f"{where}: expected an ISO 8601 time such as 2025-01-31T12:00:00Z")
+
+
+def _whole_seconds(moment: datetime) -> datetime:
+    """The store keeps times to the second: a grant compared with the file's must be too."""
+    return moment.replace(microsecond=0)
 
 
 def _iso(moment: datetime) -> str:
