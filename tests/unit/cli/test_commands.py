@@ -12,7 +12,7 @@ from mesh_runtime.cli import kinds
 from mesh_runtime.cli.apply import read_inputs
 from mesh_runtime.cli.errors import CommandError
 from mesh_runtime.cli.label import parse_changes
-from mesh_runtime.cli.live import _pod
+from mesh_runtime.cli.live import workload_pod
 from mesh_runtime.cli.proxy_config import _TABLES
 from mesh_runtime.cli.tables import age, render
 from mesh_runtime.discovery.builder import build_proxy_config
@@ -71,7 +71,7 @@ def test_inputs_from_files_directories_and_stdin(tmp_path: Path) -> None:
 
 
 def test_workloads_become_pods_for_the_analyzers() -> None:
-    pod = _pod(
+    pod = workload_pod(
         {
             "name": "reviews-v1",
             "namespace": "default",
@@ -81,8 +81,15 @@ def test_workloads_become_pods_for_the_analyzers() -> None:
         }
     )
     assert [c["name"] for c in pod["spec"]["containers"]] == ["app", "istio-proxy"]
-    bare = _pod({"name": "vm", "namespace": "default", "kind": "WorkloadEntry", "hasSidecar": False})
+    bare = workload_pod({"name": "vm", "namespace": "default", "kind": "WorkloadEntry", "hasSidecar": False})
     assert [c["name"] for c in bare["spec"]["containers"]] == ["app"]
+    gateway = workload_pod(
+        {"name": "istio-ingressgateway", "namespace": "istio-system", "kind": "gateway", "healthy": False}
+    )
+    assert [c["name"] for c in gateway["spec"]["containers"]] == ["istio-proxy"]
+    (proxy,) = gateway["status"]["containerStatuses"]
+    assert proxy == {"name": "istio-proxy", "ready": False, "restartCount": 0}
+    assert gateway["status"]["conditions"] == [{"type": "Ready", "status": "False"}]
 
 
 def test_proxy_config_tables() -> None:
@@ -115,7 +122,9 @@ def test_proxy_config_tables() -> None:
     [
         (["apply"], "must specify one of -f"),
         (["apply", "-f", "x.yaml", "-o", "xml"], "--output must be 'json'"),
-        (["get", "pods"], 'doesn\'t have a resource type "pods"'),
+        (["get", "nodes"], 'doesn\'t have a resource type "nodes"'),
+        (["delete", "pod", "productpage-v1"], 'doesn\'t have a resource type "pod"'),
+        (["get", "pods", "-o", "xml"], "--output must be one of"),
         (["delete", "vs"], "give KIND and NAME"),
         (["delete", "vs", "x", "-f", "y.yaml"], "either KIND NAME... or -f FILE"),
         (["delete", "vs", "x", "-o", "yaml"], "--output must be 'json'"),

@@ -1,4 +1,5 @@
-"""`meshctl get KIND [NAME] [-n NS | -A] [-o yaml|json|name]`: stored resources, as kubectl shows them."""
+"""`meshctl get KIND [NAME] [-n NS | -A] [-o yaml|json|name|wide]`: stored resources, and the registry's
+workloads as pods, as kubectl shows them."""
 
 from __future__ import annotations
 
@@ -13,15 +14,18 @@ from ..resources import kinds as k
 from ..resources.kinds import Kind
 from .client import add_connection_flags, check, connect
 from .errors import EXIT_USAGE, CommandError
-from .kinds import plural, resolve, singular
+from .kinds import is_pods, plural, resolve, singular
+from .live import workload_pod
 from .tables import age, render
 
 EPILOG = """\
 kinds: virtualservice (vs), destinationrule (dr), gateway (gw), serviceentry (se), sidecar,
-peerauthentication (pa), authorizationpolicy (ap), service (svc), workloadentry (we), namespace (ns)
+peerauthentication (pa), authorizationpolicy (ap), service (svc), workloadentry (we), namespace (ns),
+pod (po: the registry's workloads, read-only: READY 2/2 with a connected sidecar, 1/1 without one)
 
 examples:
   meshctl get vs
+  meshctl get pods -A -o wide
   meshctl get destinationrules -A
   meshctl get vs reviews -n default -o yaml
 """
@@ -32,8 +36,8 @@ Column = tuple[str, Callable[[dict[str, Any]], str]]
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "get",
-        help="Show stored resources",
-        description="Show resources stored in meshd.",
+        help="Show stored resources and pods",
+        description="Show resources stored in meshd, or the workloads in its registry as pods.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -42,7 +46,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("-n", "--namespace", default=None, help="the namespace (default: default)")
     parser.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
     parser.add_argument(
-        "-o", "--output", default="", help="output format: yaml, json or name (default: a table)"
+        "-o",
+        "--output",
+        default="",
+        help="output format: yaml, json, name or wide (pods: with IP and NODE) (default: a table)",
     )
     add_connection_flags(parser)
     parser.set_defaults(handler=run)
@@ -52,8 +59,10 @@ def run(args: argparse.Namespace, stdin: IO[str], stdout: IO[str], stderr: IO[st
     output = str(args.output).lower()
     if output not in ("", "yaml", "json", "name", "wide"):
         raise CommandError("--output must be one of yaml, json, name, wide", EXIT_USAGE)
-    kind = resolve(args.kind)
     namespace = None if args.all_namespaces else (args.namespace or "default")
+    if is_pods(args.kind):
+        return _get_pods(args, output, namespace, stdout, stderr)
+    kind = resolve(args.kind)
     client = connect(args)
     if args.names:
         items = [_one(client, kind, namespace or "default", name) for name in args.names]
@@ -66,17 +75,85 @@ def run(args: argparse.Namespace, stdin: IO[str], stdout: IO[str], stderr: IO[st
         where = f" in {namespace} namespace" if namespace is not None and kind.namespaced else ""
         stderr.write(f"No resources found{where}.\n")
         return 0
-    single = len(args.names) == 1
-    if output == "yaml":
-        document = items[0] if single else _list(items)
-        stdout.write(yaml.safe_dump(document, sort_keys=False, default_flow_style=False))
-    elif output == "json":
-        stdout.write(json.dumps(items[0] if single else _list(items), indent=4) + "\n")
+    if output in ("yaml", "json"):
+        _write_documents(stdout, output, items, single=len(args.names) == 1)
     elif output == "name":
         stdout.write("".join(f"{singular(kind)}/{item['metadata']['name']}\n" for item in items))
     else:
         stdout.write(_table(kind, items, with_namespace=namespace is None and kind.namespaced))
     return 0
+
+
+def _write_documents(stdout: IO[str], output: str, items: list[dict[str, Any]], single: bool) -> None:
+    document = items[0] if single else _list(items)
+    if output == "yaml":
+        stdout.write(yaml.safe_dump(document, sort_keys=False, default_flow_style=False))
+    else:
+        stdout.write(json.dumps(document, indent=4) + "\n")
+
+
+# -- pods: the registry's workloads ------------------------------------------------------------------------
+
+
+def _get_pods(
+    args: argparse.Namespace, output: str, namespace: str | None, stdout: IO[str], stderr: IO[str]
+) -> int:
+    registry = check(connect(args).request("GET", "/v1/registry"))
+    workloads = sorted(registry.get("workloads", []), key=lambda w: (str(w["namespace"]), str(w["name"])))
+    if args.names:
+        wanted = namespace or "default"
+        pods = [_one_pod(workloads, wanted, name) for name in args.names]
+        items = [pod for found in pods for pod in found]
+    else:
+        items = [workload_pod(w) for w in workloads if namespace is None or w["namespace"] == namespace]
+    if not items:
+        stderr.write(f"No resources found{f' in {namespace} namespace' if namespace else ''}.\n")
+        return 0
+    if output in ("yaml", "json"):
+        _write_documents(stdout, output, items, single=len(args.names) == 1 and len(items) == 1)
+    elif output == "name":
+        stdout.write("".join(f"pod/{item['metadata']['name']}\n" for item in items))
+    else:
+        stdout.write(_pod_table(items, with_namespace=namespace is None, wide=output == "wide"))
+    return 0
+
+
+def _one_pod(workloads: list[dict[str, Any]], namespace: str, name: str) -> list[dict[str, Any]]:
+    found = [workload_pod(w) for w in workloads if w["namespace"] == namespace and w["name"] == name]
+    if not found:
+        raise CommandError(f'pods "{name}" not found')
+    return found
+
+
+def _pod_table(items: list[dict[str, Any]], with_namespace: bool, wide: bool) -> str:
+    columns: list[Column] = [
+        ("NAME", lambda d: str(d["metadata"]["name"])),
+        ("READY", _pod_ready),
+        ("STATUS", lambda d: "Running" if _pod_is_ready(d) else "NotReady"),
+        ("RESTARTS", lambda d: str(sum(c.get("restartCount", 0) for c in _container_statuses(d)))),
+        ("AGE", lambda d: age(str(d["metadata"].get("creationTimestamp", "")))),
+    ]
+    if wide:
+        columns.append(("IP", lambda d: str(d.get("status", {}).get("podIP") or "<none>")))
+        columns.append(("NODE", lambda d: str(_spec(d).get("nodeName") or "<none>")))
+    if with_namespace:
+        columns.insert(0, ("NAMESPACE", lambda d: str(d["metadata"]["namespace"])))
+    rows = [[cell(item) for _, cell in columns] for item in items]
+    return render([header for header, _ in columns], rows)
+
+
+def _container_statuses(pod: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(pod.get("status", {}).get("containerStatuses", []))
+
+
+def _pod_ready(pod: dict[str, Any]) -> str:
+    statuses = _container_statuses(pod)
+    return f"{sum(1 for c in statuses if c.get('ready'))}/{len(statuses)}"
+
+
+def _pod_is_ready(pod: dict[str, Any]) -> bool:
+    conditions = pod.get("status", {}).get("conditions", [])
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
 def _one(client: Any, kind: Kind, namespace: str, name: str) -> dict[str, Any]:

@@ -20,6 +20,15 @@ SHORT_NAMES = {
 }
 
 
+#: Pods are the registry's workloads: `meshctl get` shows them; not stored, so never applied or deleted.
+POD_NAMES = frozenset({"pods", "pod", "po"})
+
+
+def is_pods(text: str) -> bool:
+    """Whether KIND names pods: `pods`, `pod`, `po`, `Pod`."""
+    return text.lower() in POD_NAMES
+
+
 def resolve(text: str) -> Kind:
     name, _, group = text.partition(".")
     name = SHORT_NAMES.get(name.lower(), name)

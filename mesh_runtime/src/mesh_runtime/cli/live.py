@@ -4,6 +4,8 @@ resources (as istioctl reads a cluster).
 Namespaces keep their labels; each workload becomes a Pod with its labels, and — when a sidecar runs beside
 it — an `istio-proxy` container, so the injection analyzers find workloads that lack theirs (IST0103) and
 namespaces not labelled for injection (IST0102). Proxies that went away are left out, as their pods would be.
+A gateway's Pod has the proxy as its only container, as Istio's gateway deployments do. `meshctl get pods`
+shows the same Pods.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ def live_resources(args: argparse.Namespace) -> list[Resource]:
     documents: list[Any] = [_namespace(n) for n in registry.get("namespaces", [])]
     documents += items
     documents += [
-        _pod(w) for w in registry.get("workloads", []) if w.get("healthy") or w.get("kind") == "WorkloadEntry"
+        workload_pod(w)
+        for w in registry.get("workloads", [])
+        if w.get("healthy") or w.get("kind") == "WorkloadEntry"
     ]
     resources = []
     for document in documents:
@@ -45,11 +49,32 @@ def _namespace(namespace: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _pod(workload: dict[str, Any]) -> dict[str, Any]:
-    containers: list[dict[str, Any]] = [{"name": "app"}]
-    if workload.get("hasSidecar") or workload.get("kind") == "gateway":
+def workload_pod(workload: dict[str, Any]) -> dict[str, Any]:
+    """A workload of `GET /v1/registry` as a Pod: labels, its containers and whether they are ready.
+
+    An application (`app`) runs beside a sidecar, or alone for a WorkloadEntry; a gateway is its proxy. The
+    proxy's container is ready while the proxy is connected and healthy. The registry keeps no start time
+    and no node, so neither is set.
+    """
+    healthy = bool(workload.get("healthy", True))
+    kind = workload.get("kind")
+    containers: list[dict[str, Any]] = [] if kind == "gateway" else [{"name": "app"}]
+    if workload.get("hasSidecar") or kind == "gateway":
         version = workload.get("proxyVersion") or "unknown"
         containers.append({"name": PROXY_CONTAINER, "image": f"{PROXY_IMAGE}:{version}"})
+    # The registry knows the proxy's health (or, for a WorkloadEntry, the workload's); an app beside a proxy
+    # is taken to be running.
+    beside_proxy = len(containers) == 2
+    ready = [True if beside_proxy and c["name"] == "app" else healthy for c in containers]
+    status: dict[str, Any] = {
+        "phase": "Running",
+        "conditions": [{"type": "Ready", "status": "True" if all(ready) else "False"}],
+        "containerStatuses": [
+            {"name": c["name"], "ready": r, "restartCount": 0} for c, r in zip(containers, ready, strict=True)
+        ],
+    }
+    if workload.get("address"):
+        status["podIP"] = workload["address"]
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -59,4 +84,5 @@ def _pod(workload: dict[str, Any]) -> dict[str, Any]:
             "labels": workload.get("labels", {}),
         },
         "spec": {"serviceAccountName": workload.get("serviceAccount", "default"), "containers": containers},
+        "status": status,
     }
