@@ -51,8 +51,7 @@ $(SETUP_STAMP): requirements.txt $(PROJECTS:%=%/pyproject.toml) .ci/setup
 	touch $@
 
 rollout: setup
-	$(BIN)/ansible-playbook -i $(INVENTORY) playbooks/site.yml \
-		-e meshlab_istio_reference=$(MESHLAB_SHARED)/reference/istio
+	$(BIN)/ansible-playbook -i $(INVENTORY) playbooks/site.yml
 
 test: setup
 	@for gate in $(GATES); do \
