@@ -26,7 +26,7 @@ PROJECTS := mesh_runtime $(patsubst %/pyproject.toml,%,$(wildcard samples/*/pypr
 PYTHON_SOURCES := $(PROJECTS:%=%/src) tests plugins playbooks roles .ci
 # ansible-test must run from a directory named ansible_collections/<namespace>/<name>.
 COLLECTION_COPY := build/ansible_collections/meshlab/mesh
-GATES := ruff mypy pytest conformance ansible-lint sanity
+GATES := ruff mypy pytest conformance ansible-lint sanity molecule
 
 export MESHLAB_SHARED
 export PATH := $(BIN):$(PATH)
@@ -89,6 +89,13 @@ sanity: collection
 	@# ignored): make the copy a repository of its own, with ansible-test's output ignored.
 	cd $(COLLECTION_COPY) && printf '/tests/output/\n' > .gitignore && git init -q && git add -A
 	cd $(COLLECTION_COPY) && $(BIN)/ansible-test sanity --venv --python 3.11 --color no
+
+# The rollout on this machine, end to end: site.yml twice (changed=0), the health checks' failure cases,
+# teardown; then the course walkthrough. They install and remove the mesh under /opt/meshlab, /etc/meshlab,
+# /var/lib/meshd and /var/lib/meshlab, on its usual ports.
+molecule: setup
+	$(BIN)/molecule test -s default
+	$(BIN)/molecule test -s walkthrough
 
 clean:
 	rm -rf build
