@@ -1,0 +1,497 @@
+"""The runtime and control_plane roles, applied by a real ansible-playbook to this machine, plugged-in CA.
+
+Everything the roles write on the host lives under one short temporary directory (supervisord's socket path
+must stay short), on free ports, under a supervisord of its own: nothing touches a mesh already running
+here. The controller's wheelhouse is built in a temporary directory too, from a snapshot of mesh_runtime
+(seeded with the checkout's build/wheelhouse when there is one), so edits to the checkout during the run
+change nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from mesh_runtime.ca import Identity
+from tests.integration.meshd.proxyclient import obtain_certificate
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
+RECAP = re.compile(
+    r"^localhost\s*:\s*ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)\s+"
+    r"failed=(?P<failed>\d+)",
+    re.MULTILINE,
+)
+SNAPSHOT_IGNORED = (
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+)
+MESH_PLAYBOOK = """\
+- name: Install the runtime
+  hosts: all
+  gather_facts: false
+  roles:
+    - role: meshlab.mesh.runtime
+
+- name: Run the control plane
+  hosts: control_plane
+  gather_facts: false
+  roles:
+    - role: meshlab.mesh.control_plane
+"""
+TOKEN_PLAYBOOK = """\
+- name: Hand a workload a bootstrap token
+  hosts: workers
+  gather_facts: false
+  tasks:
+    - name: Learn the runtime's paths
+      ansible.builtin.include_role:
+        name: meshlab.mesh.runtime
+        tasks_from: facts
+
+    - name: Write the bootstrap token of default/test
+      ansible.builtin.include_role:
+        name: meshlab.mesh.control_plane
+        tasks_from: bootstrap_token
+      vars:
+        control_plane_token_identity: default/test
+        control_plane_token_file: "{{ token_file }}"
+"""
+CONTROL_PLANE_ONLY_PLAYBOOK = """\
+- name: Run the control plane
+  hosts: control_plane
+  gather_facts: false
+  roles:
+    - role: meshlab.mesh.control_plane
+"""
+
+
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    def recap(self) -> dict[str, int]:
+        found = RECAP.search(self.stdout)
+        assert found is not None, f"no PLAY RECAP for localhost:\n{self.output}"
+        return {key: int(value) for key, value in found.groupdict().items()}
+
+
+@dataclass
+class CAFiles:
+    root: x509.Certificate
+    intermediate: x509.Certificate
+    key_pem: bytes
+    paths: dict[str, str]
+
+
+@dataclass
+class Host:
+    """Where the roles put things on the host, and what the controller keeps."""
+
+    base: Path
+    controller: Path
+    ports: dict[str, int]
+
+    @property
+    def venv(self) -> Path:
+        return self.base / "opt" / "venv"
+
+    @property
+    def config_dir(self) -> Path:
+        return self.base / "etc"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.base / "run"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.base / "meshd"
+
+    @property
+    def credentials_dir(self) -> Path:
+        return self.controller / "credentials"
+
+    def variables(self) -> dict[str, Any]:
+        return {
+            "ansible_connection": "local",
+            "ansible_python_interpreter": sys.executable,
+            "runtime_prefix": str(self.base / "opt"),
+            "runtime_venv": str(self.venv),
+            "runtime_wheelhouse": str(self.base / "opt" / "wheelhouse"),
+            "runtime_config_dir": str(self.config_dir),
+            "runtime_log_dir": str(self.base / "log"),
+            "runtime_run_dir": str(self.run_dir),
+            "runtime_python": str(Path(sys.base_prefix) / "bin" / "python3"),
+            "runtime_service_manager": "supervisord",
+            "runtime_controller_wheelhouse": str(self.controller / "wheelhouse"),
+            "runtime_projects": [str(self.controller / "mesh_runtime")],
+            "control_plane_data_dir": str(self.data_dir),
+            "control_plane_credentials_dir": str(self.credentials_dir),
+            "control_plane_listen_address": "127.0.0.1",
+            "control_plane_discovery_port": self.ports["discovery"],
+            "control_plane_api_port": self.ports["api"],
+            "control_plane_monitoring_port": self.ports["monitoring"],
+        }
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def write_inventory(path: Path, host_vars: dict[str, Any]) -> Path:
+    localhost = {"hosts": {"localhost": {}}}
+    inventory = {
+        "all": {
+            "hosts": {"localhost": host_vars},
+            "children": {"control_plane": localhost, "gateways": localhost, "workers": localhost},
+        }
+    }
+    path.write_text(json.dumps(inventory, indent=2))
+    return path
+
+
+def run_playbook(
+    playbook_text: str, directory: Path, inventory: Path, extra_vars: dict[str, Any] | None = None
+) -> Run:
+    directory.mkdir(parents=True, exist_ok=True)
+    playbook = directory / "playbook.yml"
+    playbook.write_text(playbook_text)
+    command = [str(ANSIBLE_PLAYBOOK), "-v", "--diff", "-i", str(inventory), str(playbook)]
+    if extra_vars:
+        command += ["--extra-vars", json.dumps(extra_vars)]
+    env = dict(
+        os.environ,
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"),
+        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default",
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_LOCAL_TEMP=str(directory / "ansible-tmp"),
+    )
+    env.pop("MESHLAB_CREDENTIALS_DIR", None)
+    proc = subprocess.run(
+        command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False, timeout=1200
+    )
+    return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+def make_ca(directory: Path) -> CAFiles:
+    """Istio's cacerts: a self-signed root and an intermediate CA it signs (the CA meshd signs with)."""
+    directory.mkdir(parents=True)
+    now = datetime.datetime.now(datetime.UTC)
+    root_key = ec.generate_private_key(ec.SECP256R1())
+    root_name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "meshlab test"),
+            x509.NameAttribute(NameOID.COMMON_NAME, "plugged-in root"),
+        ]
+    )
+    root = (
+        x509.CertificateBuilder()
+        .subject_name(root_name)
+        .issuer_name(root_name)
+        .public_key(root_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(ca_key_usage(), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), critical=False)
+        .sign(root_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    intermediate = (
+        x509.CertificateBuilder()
+        .subject_name(
+            x509.Name(
+                [
+                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "meshlab test"),
+                    x509.NameAttribute(NameOID.COMMON_NAME, "plugged-in intermediate"),
+                ]
+            )
+        )
+        .issuer_name(root_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=20))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(ca_key_usage(), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False
+        )
+        .sign(root_key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    root_pem = root.public_bytes(serialization.Encoding.PEM)
+    intermediate_pem = intermediate.public_bytes(serialization.Encoding.PEM)
+    contents = {
+        "ca_cert": ("ca-cert.pem", intermediate_pem),
+        "ca_key": ("ca-key.pem", key_pem),
+        "root_cert": ("root-cert.pem", root_pem),
+        "cert_chain": ("cert-chain.pem", intermediate_pem + root_pem),
+    }
+    paths: dict[str, str] = {}
+    for option, (name, data) in contents.items():
+        (directory / name).write_bytes(data)
+        paths[option] = str(directory / name)
+    return CAFiles(root=root, intermediate=intermediate, key_pem=key_pem, paths=paths)
+
+
+def ca_key_usage() -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=True,
+        crl_sign=True,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def seed_controller(controller: Path) -> None:
+    """A snapshot of mesh_runtime and a wheelhouse seeded with the checkout's dependency wheels."""
+    shutil.copytree(
+        REPO_ROOT / "mesh_runtime",
+        controller / "mesh_runtime",
+        ignore=shutil.ignore_patterns(*SNAPSHOT_IGNORED),
+    )
+    wheelhouse = controller / "wheelhouse"
+    wheelhouse.mkdir()
+    for wheel in (REPO_ROOT / "build" / "wheelhouse").glob("*.whl"):
+        if not wheel.name.startswith(("mesh_runtime-", "meshlab_bookinfo-")):
+            shutil.copy2(wheel, wheelhouse / wheel.name)
+
+
+def processes_under(base: Path) -> list[int]:
+    proc = subprocess.run(["pgrep", "-f", str(base)], capture_output=True, text=True, check=False)
+    return [int(pid) for pid in proc.stdout.split() if int(pid) != os.getpid()]
+
+
+def wait_for_exit(pid: int, attempts: int = 100) -> bool:
+    for _ in range(attempts):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def stop_supervisord(host: Host) -> list[int]:
+    """Shut down the lab's supervisord (and so meshd); return whatever was still running under the lab."""
+    pid_file = host.run_dir / "supervisord.pid"
+    supervisorctl = host.venv / "bin" / "supervisorctl"
+    pid = int(pid_file.read_text()) if pid_file.exists() else None
+    if supervisorctl.exists():
+        subprocess.run(
+            [str(supervisorctl), "-c", str(host.config_dir / "supervisord.conf"), "shutdown"],
+            capture_output=True,
+            check=False,
+            timeout=60,
+        )
+    if pid is not None:
+        wait_for_exit(pid)
+    left = processes_under(host.base)
+    for leftover in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(leftover, signal.SIGKILL)
+    return left
+
+
+@dataclass
+class Lab:
+    host: Host
+    ca: CAFiles
+    inventory: Path
+    first: Run
+    second: Run
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    controller = tmp_path_factory.mktemp("controller")
+    base = Path(tempfile.mkdtemp(prefix="ml-", dir="/tmp"))
+    discovery, api, monitoring = free_ports(3)
+    host = Host(
+        base=base, controller=controller, ports={"discovery": discovery, "api": api, "monitoring": monitoring}
+    )
+    try:
+        seed_controller(controller)
+        ca = make_ca(controller / "cacerts")
+        variables = host.variables() | {"control_plane_ca_files": ca.paths}
+        inventory = write_inventory(controller / "inventory.yml", variables)
+        first = run_playbook(MESH_PLAYBOOK, controller / "first", inventory)
+        second = (
+            run_playbook(MESH_PLAYBOOK, controller / "second", inventory) if first.returncode == 0 else first
+        )
+        yield Lab(host=host, ca=ca, inventory=inventory, first=first, second=second)
+    finally:
+        left = stop_supervisord(host)
+        shutil.rmtree(base, ignore_errors=True)
+    assert left == [], f"processes were left running under {base}: {left}"
+
+
+def test_the_roles_install_and_start_meshd(lab: Lab) -> None:
+    assert lab.first.returncode == 0, lab.first.output
+    assert lab.first.recap()["failed"] == 0
+    assert lab.first.recap()["changed"] > 0
+
+
+def test_a_second_run_changes_nothing(lab: Lab) -> None:
+    assert lab.second.returncode == 0, lab.second.output
+    assert lab.second.recap()["changed"] == 0, lab.second.stdout
+
+
+def test_meshd_trusts_the_plugged_in_root(lab: Lab) -> None:
+    root_file = lab.host.data_dir / "root-cert.pem"
+
+    roots = x509.load_pem_x509_certificates(root_file.read_bytes())
+
+    assert roots == [lab.ca.root]
+
+
+def test_the_plugged_in_key_is_private(lab: Lab) -> None:
+    cacerts = lab.host.config_dir / "cacerts"
+    key_file = cacerts / "ca-key.pem"
+
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(cacerts.stat().st_mode) == 0o700
+    assert key_file.read_bytes() == lab.ca.key_pem
+    assert x509.load_pem_x509_certificate((cacerts / "ca-cert.pem").read_bytes()) == lab.ca.intermediate
+
+
+def test_the_admin_token_is_the_controllers_and_private(lab: Lab) -> None:
+    host_file = lab.host.data_dir / "admin-token"
+    controller_file = lab.host.credentials_dir / "admin-token"
+
+    assert stat.S_IMODE(host_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(controller_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(lab.host.credentials_dir.stat().st_mode) == 0o700
+    token = host_file.read_text().strip()
+    assert len(token) == 43
+    assert token == controller_file.read_text().strip()
+
+
+def test_no_secret_reaches_the_output(lab: Lab) -> None:
+    token = (lab.host.data_dir / "admin-token").read_text().strip()
+    key_lines = [line for line in lab.ca.key_pem.decode().splitlines() if not line.startswith("-----")]
+
+    for run in (lab.first, lab.second):
+        assert token not in run.output
+        for line in key_lines:
+            assert line not in run.output
+        assert "PRIVATE KEY" not in run.output
+    # --diff shows what copy writes, so the checks above would see a leaked key: the public files do show.
+    certificate_line = lab.ca.intermediate.public_bytes(serialization.Encoding.PEM).decode().splitlines()[1]
+    assert certificate_line in lab.first.output
+
+
+def test_meshd_answers_ready_on_the_monitoring_port(lab: Lab) -> None:
+    url = f"http://127.0.0.1:{lab.host.ports['monitoring']}/ready"
+
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.status == 200
+
+
+def test_a_bootstrap_token_gets_a_certificate_from_the_plugged_in_ca(lab: Lab, tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+
+    first = run_playbook(TOKEN_PLAYBOOK, tmp_path / "first", lab.inventory, {"token_file": str(token_file)})
+    again = run_playbook(TOKEN_PLAYBOOK, tmp_path / "again", lab.inventory, {"token_file": str(token_file)})
+
+    assert first.returncode == 0, first.output
+    assert first.recap()["changed"] > 0
+    assert again.returncode == 0, again.output
+    assert again.recap()["changed"] == 0, again.stdout
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    token = token_file.read_text().strip()
+    assert token not in first.output
+    assert token == (lab.host.credentials_dir / "bootstrap-default.test").read_text().strip()
+    identity = Identity.for_service_account("default", "test")
+
+    credentials = obtain_certificate(
+        ("127.0.0.1", lab.host.ports["discovery"]),
+        lab.host.data_dir / "root-cert.pem",
+        token,
+        identity,
+        tmp_path / "workload",
+    )
+
+    chain = x509.load_pem_x509_certificates(credentials.chain_file.read_bytes())
+    assert chain[1:] == [lab.ca.intermediate, lab.ca.root]
+    assert chain[0].issuer == lab.ca.intermediate.subject
+    san = chain[0].extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.UniformResourceIdentifier) == [identity.uri]
+
+
+def test_an_incomplete_plugged_in_ca_is_refused_before_anything_is_installed(tmp_path: Path) -> None:
+    base = Path(tempfile.mkdtemp(prefix="ml-", dir="/tmp"))
+    try:
+        host = Host(
+            base=base,
+            controller=tmp_path,
+            ports=dict(zip(("discovery", "api", "monitoring"), free_ports(3), strict=True)),
+        )
+        ca = make_ca(tmp_path / "cacerts")
+        two_keys = {"ca_cert": ca.paths["ca_cert"], "ca_key": ca.paths["ca_key"]}
+        inventory = write_inventory(
+            tmp_path / "inventory.yml", host.variables() | {"control_plane_ca_files": two_keys}
+        )
+
+        run = run_playbook(CONTROL_PLANE_ONLY_PLAYBOOK, tmp_path / "run", inventory)
+
+        assert run.returncode != 0
+        assert "control_plane_ca_files: give all four of ca_cert, ca_key, root_cert, cert_chain" in run.output
+        assert run.recap()["failed"] == 1
+        assert not host.data_dir.exists()
+        assert not host.venv.exists()
+        assert not host.credentials_dir.exists()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
