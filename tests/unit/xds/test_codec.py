@@ -8,6 +8,7 @@ from mesh_runtime.xds import (
     AuthorizationPolicy,
     Cluster,
     ClusterLoadAssignment,
+    CorsPolicy,
     DecodeError,
     Endpoint,
     FaultDelay,
@@ -43,7 +44,18 @@ def sample_config() -> ProxyConfig:
         app_ports=(9080,),
     )
     jason = RouteMatch(headers=(HeaderMatch("end-user", StringMatch("exact", "jason")),))
-    route = Route(matches=(jason,), clusters=(WeightedCluster(REVIEWS_V2),), fault_delay=FaultDelay(7.0))
+    cors = CorsPolicy(
+        allow_origins=(StringMatch("exact", "https://a.example"), StringMatch("regex", r".*\.b\.example")),
+        allow_methods=("GET", "POST"),
+        allow_headers=("x-a",),
+        expose_headers=("x-b",),
+        max_age=86400.0,
+        allow_credentials=True,
+        unmatched_preflights="IGNORE",
+    )
+    route = Route(
+        matches=(jason,), clusters=(WeightedCluster(REVIEWS_V2),), fault_delay=FaultDelay(7.0), cors=cors
+    )
     return ProxyConfig(
         version="42",
         node=node,
@@ -90,6 +102,12 @@ def test_cluster_names_follow_istio() -> None:
         (lambda d: d["listeners"][0].update(port="x"), "ProxyConfig.listeners[0].port: expected int"),
         (lambda d: d.update(extra=1), "ProxyConfig: unknown field(s) extra"),
         (lambda d: d.pop("node"), "ProxyConfig: "),
+        (
+            lambda d: d["route_configs"][0]["virtual_hosts"][0]["routes"][0]["cors"].update(
+                unmatched_preflights="DROP"
+            ),
+            "ProxyConfig.route_configs[0].virtual_hosts[0].routes[0].cors.unmatched_preflights: 'DROP'",
+        ),
     ],
 )
 def test_bad_config_names_the_field(mutate: object, message: str) -> None:
@@ -100,3 +118,9 @@ def test_bad_config_names_the_field(mutate: object, message: str) -> None:
         match=message.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(").replace(")", r"\)"),
     ):
         decode(ProxyConfig, data)
+
+
+def test_a_cors_policy_from_before_unmatched_preflights_forwards_them() -> None:
+    data = encode(CorsPolicy(allow_origins=(StringMatch("prefix", "https://"),)))
+    del data["unmatched_preflights"]
+    assert decode(CorsPolicy, data).unmatched_preflights == "FORWARD"

@@ -151,12 +151,17 @@ class Rewrite:
 
 @dataclass(frozen=True, slots=True)
 class CorsPolicy:
+    """Istio's CorsPolicy, as Envoy's CORS filter applies it to a route. `max_age` is seconds;
+    `unmatched_preflights`: what happens to a preflight whose origin is not allowed (FORWARD: sent upstream
+    as any request; IGNORE: answered locally without Access-Control-Allow-Origin)."""
+
     allow_origins: tuple[StringMatch, ...] = ()
     allow_methods: tuple[str, ...] = ()
     allow_headers: tuple[str, ...] = ()
     expose_headers: tuple[str, ...] = ()
     max_age: float | None = None
     allow_credentials: bool | None = None
+    unmatched_preflights: Literal["FORWARD", "IGNORE"] = "FORWARD"
 
 
 @dataclass(frozen=True, slots=True)
