@@ -134,7 +134,8 @@ def parse_arguments(argv):
 
 def main(argv):
     wheelhouse, apply, projects, requirements = parse_arguments(argv)
-    os.makedirs(wheelhouse, exist_ok=True)
+    if apply:
+        os.makedirs(wheelhouse, exist_ok=True)
     changed = False
     built = {}
     with tempfile.TemporaryDirectory(prefix="meshlab-wheelhouse-") as scratch:
