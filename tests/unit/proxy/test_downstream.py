@@ -373,3 +373,131 @@ def test_exceptions_are_contained(loop: asyncio.AbstractEventLoop) -> None:
     assert transport.closed
     assert transport.take().startswith(b"HTTP/1.1 500")
     assert harness.runtime.stats.errors_contained == 1
+
+
+# -- CORS (Envoy's CORS filter, per route) -------------------------------------------------------------
+
+CORS = xds.CorsPolicy(
+    allow_origins=(xds.StringMatch("exact", "https://shop.example"),),
+    allow_methods=("GET", "PUT"),
+    allow_headers=("x-token",),
+    expose_headers=("x-served-by",),
+    max_age=600.0,
+    allow_credentials=True,
+)
+
+
+def preflight(origin: bytes) -> bytes:
+    return (
+        b"OPTIONS /reviews/0 HTTP/1.1\r\nHost: reviews:9080\r\nOrigin: " + origin + b"\r\n"
+        b"Access-Control-Request-Method: PUT\r\nAccess-Control-Request-Headers: x-token\r\n\r\n"
+    )
+
+
+def get_from(origin: bytes) -> bytes:
+    return b"GET /reviews/0 HTTP/1.1\r\nHost: reviews:9080\r\nOrigin: " + origin + b"\r\n\r\n"
+
+
+def test_cors_preflight_from_an_allowed_origin_is_answered_here(loop: asyncio.AbstractEventLoop) -> None:
+    harness = make_harness(sidecar_config(routes=(default_route(cors=CORS),)), loop)
+    (upstream,) = harness.pool()
+    client, transport = harness.connect()
+    client.data_received(preflight(b"https://shop.example"))
+    assert upstream.transport.buffer == b""
+    line, headers = head_of(transport.take())
+    assert line == b"HTTP/1.1 200 OK"
+    assert headers[b"access-control-allow-origin"] == b"https://shop.example"
+    assert headers[b"access-control-allow-methods"] == b"GET,PUT"
+    assert headers[b"access-control-allow-headers"] == b"x-token"
+    assert headers[b"access-control-max-age"] == b"600"
+    assert headers[b"access-control-allow-credentials"] == b"true"
+    assert b"access-control-expose-headers" not in headers
+    assert headers[b"content-length"] == b"0"
+    assert not transport.closed
+    assert harness.runtime.stats.downstream_rq_by_code[200] == 1
+    client.data_received(GET)  # the connection serves the next request
+    assert upstream.transport.take().startswith(b"GET /reviews/0")
+
+
+def test_cors_preflight_from_another_origin_is_forwarded_untouched(loop: asyncio.AbstractEventLoop) -> None:
+    harness = make_harness(sidecar_config(routes=(default_route(cors=CORS),)), loop)
+    (upstream,) = harness.pool()
+    client, transport = harness.connect()
+    client.data_received(preflight(b"https://evil.example"))
+    line, headers = head_of(upstream.transport.take())
+    assert line == b"OPTIONS /reviews/0 HTTP/1.1"
+    assert headers[b"origin"] == b"https://evil.example"
+    assert headers[b"access-control-request-method"] == b"PUT"
+    upstream.respond(OK_RESPONSE)
+    assert transport.take() == OK_RESPONSE
+
+
+def test_cors_unmatched_preflight_ignored_is_answered_without_allow_origin(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    ignore = xds.CorsPolicy(
+        allow_origins=CORS.allow_origins, allow_methods=("GET",), unmatched_preflights="IGNORE"
+    )
+    harness = make_harness(sidecar_config(routes=(default_route(cors=ignore),)), loop)
+    (upstream,) = harness.pool()
+    client, transport = harness.connect()
+    client.data_received(preflight(b"https://evil.example"))
+    assert upstream.transport.buffer == b""
+    line, headers = head_of(transport.take())
+    assert line == b"HTTP/1.1 200 OK"
+    assert b"access-control-allow-origin" not in headers
+    assert headers[b"access-control-allow-methods"] == b"GET"
+
+
+def test_cors_request_from_an_allowed_origin_gets_the_response_headers(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    harness = make_harness(sidecar_config(routes=(default_route(cors=CORS),)), loop)
+    (upstream,) = harness.pool()
+    client, transport = harness.connect()
+    client.data_received(get_from(b"https://shop.example"))
+    _, sent = head_of(upstream.transport.take())
+    assert sent[b"origin"] == b"https://shop.example"
+    upstream.respond(response(200, b"ok", extra=b"Access-Control-Allow-Origin: *\r\nX-App: 1\r\n"))
+    reply = transport.take()
+    _, headers = head_of(reply)
+    assert headers[b"access-control-allow-origin"] == b"https://shop.example"  # replaces the app's
+    assert reply.lower().count(b"access-control-allow-origin") == 1
+    assert headers[b"access-control-allow-credentials"] == b"true"
+    assert headers[b"access-control-expose-headers"] == b"x-served-by"
+    assert b"access-control-allow-methods" not in headers
+    assert headers[b"x-app"] == b"1" and reply.endswith(b"\r\n\r\nok")
+
+
+def test_cors_request_from_another_origin_or_none_is_passed_byte_for_byte(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    harness = make_harness(sidecar_config(routes=(default_route(cors=CORS),)), loop)
+    (upstream,) = harness.pool()
+    client, transport = harness.connect()
+    for request in (get_from(b"https://evil.example"), GET):
+        client.data_received(request)
+        assert upstream.transport.take().startswith(b"GET /reviews/0")
+        upstream.respond(OK_RESPONSE)
+        assert transport.take() == OK_RESPONSE
+
+
+def test_cors_headers_on_local_replies_but_not_on_fault_aborts(loop: asyncio.AbstractEventLoop) -> None:
+    routes = (
+        xds.Route(
+            matches=(xds.RouteMatch(uri=xds.StringMatch("exact", "/teapot")),),
+            direct_response=xds.DirectResponse(418, "teapot"),
+            cors=CORS,
+        ),
+        default_route(cors=CORS, fault_abort=xds.FaultAbort(http_status=503, percentage=100)),
+    )
+    harness = make_harness(sidecar_config(routes=routes), loop)
+    client, transport = harness.connect()
+    client.data_received(b"GET /teapot HTTP/1.1\r\nHost: reviews\r\nOrigin: https://shop.example\r\n\r\n")
+    line, headers = head_of(transport.take())
+    assert line.startswith(b"HTTP/1.1 418")
+    assert headers[b"access-control-allow-origin"] == b"https://shop.example"
+    client.data_received(get_from(b"https://shop.example"))
+    line, headers = head_of(transport.take())
+    assert line.startswith(b"HTTP/1.1 503")
+    assert b"access-control-allow-origin" not in headers

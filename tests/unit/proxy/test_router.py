@@ -3,12 +3,15 @@ from __future__ import annotations
 import pytest
 
 from mesh_runtime import xds
+from mesh_runtime.proxy.cluster import ClusterState
 from mesh_runtime.proxy.router import (
     CompiledRoute,
+    ConfigError,
     RouteTable,
     VirtualHostRoutes,
     compile_retry,
     compile_rewrite,
+    compile_route,
     rewrite_path,
 )
 
@@ -106,3 +109,27 @@ def test_regex_rewrite() -> None:
         rewrite_path(rewrite, b"/service/foo/v1/api?q", b"/service/foo/v1/api", 0)
         == b"/v1/api/instance/foo?q"
     )
+
+
+CLUSTERS: dict[str, ClusterState] = {}  # no cluster state: a route's cluster is looked up and not found
+NODE = xds.Node(id="p.default", type="sidecar", namespace="default", workload="p", service_account="p")
+
+
+def test_a_route_without_cors_stays_on_the_fast_path() -> None:
+    route = compile_route(xds.Route(clusters=(xds.WeightedCluster("c"),)), "r", CLUSTERS, NODE)
+    assert route is not None and route.cors is None and not route.slow
+
+
+def test_a_cors_policy_is_compiled_once_and_puts_the_route_on_the_slow_path() -> None:
+    cors = xds.CorsPolicy(allow_origins=(xds.StringMatch("exact", "https://a.example"),))
+    route = compile_route(xds.Route(clusters=(xds.WeightedCluster("c"),), cors=cors), "r", CLUSTERS, NODE)
+    assert route is not None and route.slow
+    assert route.cors is not None and route.cors.origin_allowed(b"https://a.example")
+
+
+def test_a_cors_origin_regex_re2_rejects_is_a_config_error_naming_the_route() -> None:
+    cors = xds.CorsPolicy(allow_origins=(xds.StringMatch("regex", "(?<=a)b"),))
+    with pytest.raises(ConfigError, match=r"vh\.routes\[2\]\.cors\.allow_origins\[0\]"):
+        compile_route(
+            xds.Route(clusters=(xds.WeightedCluster("c"),), cors=cors), "vh.routes[2]", CLUSTERS, NODE
+        )

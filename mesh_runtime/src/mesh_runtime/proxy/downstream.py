@@ -24,6 +24,7 @@ from .accesslog import AccessLog
 from .authz import principal_of
 from .cluster import OVERFLOW, ClusterState, EndpointState
 from .config import ATTEMPT_ENDINGS, ListenerConfig
+from .cors import OPTIONS, ORIGIN, REQUEST_HEADERS, REQUEST_METHOD, CompiledCors
 from .outlier import LOCAL_FAILURE_STATUS
 from .router import DIRECT_RESPONSE, REDIRECT, CompiledRoute, HeaderOps, rewrite_path
 from .telemetry import PEER_HEADER, Series
@@ -582,9 +583,12 @@ class DownstreamProtocol(asyncio.Protocol):
         else:
             self.lines.append(b"x-forwarded-for: " + self.peer_address + wire.CRLF)
 
-    # -- the slow path: faults, direct responses, redirects, rewrites, mirrors ----------------------------
+    # -- the slow path: CORS, faults, direct responses, redirects, rewrites, mirrors ----------------------
 
     def _slow_route(self, route: CompiledRoute) -> None:
+        cors = route.cors
+        if cors is not None and self._cors(cors):
+            return
         if route.action == DIRECT_RESPONSE:
             assert route.direct_response is not None
             self._reply(route.direct_response.status, route.direct_response.body.encode(), "")
@@ -607,7 +611,8 @@ class DownstreamProtocol(asyncio.Protocol):
         abort = route.fault_abort
         if abort is not None and random.random() * 100 < abort.percentage:
             self._add_flag(wire.FAULT_INJECTED)
-            self._reply(abort.http_status, wire.BODY_FAULT_ABORT, "")
+            # Envoy's fault filter answers before the CORS filter has seen the request.
+            self._reply(abort.http_status, wire.BODY_FAULT_ABORT, "", cors=False)
             return
         if route.mirrors and not self.has_body:
             self._mirror(route)
@@ -620,6 +625,36 @@ class DownstreamProtocol(asyncio.Protocol):
             self.try_timer = self.runtime.loop.call_later(delay.delay, self._after_delay)
             return
         self._attempt_upstream()
+
+    def _cors(self, cors: CompiledCors) -> bool:
+        """Envoy's CORS filter on a request: True when it answered a preflight itself. From an allowed
+        origin, any other request's response will carry the policy's headers."""
+        origin = self.header(ORIGIN)
+        if not origin:
+            return False
+        allowed = cors.origin_allowed(origin)
+        if self.method == OPTIONS:
+            method = self.header(REQUEST_METHOD)
+            if method:
+                if not cors.answers_preflight(allowed):
+                    return False  # forwarded as it came; the response is left alone
+                lines = cors.preflight_headers(
+                    origin if allowed else None, method, self.header(REQUEST_HEADERS) or b""
+                )
+                self._reply(200, b"", "", extra=lines, cors=False)
+                return True
+        if allowed:
+            added = HeaderOps(cors.response_drop, cors.response_lines(origin))
+            self.response_ops = _merge_ops(self.response_ops, added)
+            self.rewrite_response = True
+        return False
+
+    def _cors_reply_lines(self, cors: CompiledCors) -> bytes:
+        """A local reply (direct response, redirect, error) to a request from an allowed origin."""
+        origin = self.header(ORIGIN)
+        if not origin or not cors.origin_allowed(origin):
+            return b""  # (an allowed preflight never gets here: it was answered by _cors)
+        return cors.response_lines(origin)
 
     def _after_delay(self) -> None:
         self.try_timer = None
@@ -946,10 +981,14 @@ class DownstreamProtocol(asyncio.Protocol):
 
     # -- ending ------------------------------------------------------------------------------------------
 
-    def _reply(self, status: int, body: bytes, flag: str, extra: bytes = b"") -> None:
-        """Answer locally (no route, no upstream, faults…) and end the exchange."""
+    def _reply(self, status: int, body: bytes, flag: str, extra: bytes = b"", cors: bool = True) -> None:
+        """Answer locally (no route, no upstream, faults…) and end the exchange. `cors`: add the route's
+        CORS response headers when the request's origin is allowed."""
         if flag:
             self._add_flag(flag)
+        route = self.route
+        if cors and route is not None and route.cors is not None:
+            extra += self._cors_reply_lines(route.cors)
         self._drop_upstream(reusable=False)
         if self.waiting and self.endpoint is not None and self.cluster is not None:
             self.cluster.forget_waiter(self.endpoint, self)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from mesh_runtime import xds
 
+from .cors import CompiledCors, compile_cors
 from .matchers import Match, MatchCompileError, any_of, compile_regex, compile_route_match
 
 if TYPE_CHECKING:
@@ -153,6 +154,7 @@ class CompiledRoute:
         "hash_policy",
         "matches",
         "per_try_timeout",
+        "cors",
     )
 
     def __init__(self) -> None:
@@ -181,6 +183,7 @@ class CompiledRoute:
         self.rewrites_response = False
         self.hash_policy: xds.LoadBalancer | None = None
         self.per_try_timeout: float | None = None
+        self.cors: CompiledCors | None = None
 
     def pick_target(self, rand: Callable[[], float] = random.random) -> WeightedTarget:
         """A weighted destination (weights divided by their sum); only for routes with several."""
@@ -321,6 +324,11 @@ def compile_route(
         if mirror.cluster in clusters and mirror.percentage > 0
     )
     compiled.rewrite = compile_rewrite(route, where)
+    if route.cors is not None:
+        try:
+            compiled.cors = compile_cors(route.cors, f"{where}.cors")
+        except MatchCompileError as exc:
+            raise ConfigError(str(exc)) from None
     compiled.request_ops = compile_header_ops(route.request_headers)
     compiled.response_ops = compile_header_ops(route.response_headers)
     if compiled.timeout:
@@ -336,6 +344,7 @@ def compile_route(
         or compiled.rewrite
         or compiled.request_ops
         or compiled.targets
+        or compiled.cors is not None
     )
     return compiled
 

@@ -169,6 +169,37 @@ def test_actions_mirrors_rewrites_headers_and_cors() -> None:
     )
 
 
+def test_cors_origins_precedence_and_unmatched_preflights() -> None:
+    both, legacy, ignored, forward = reviews_routes(
+        """
+  - match: [{uri: {prefix: /both}}]
+    corsPolicy:
+      allowOrigin: ["https://old.example"]
+      allowOrigins: [{prefix: "https://new."}]
+      unmatchedPreflights: IGNORE
+    route: [{destination: {host: reviews}}]
+  - match: [{uri: {prefix: /legacy}}]
+    corsPolicy: {allowOrigin: ["https://old.example"], maxAge: 1500ms, unmatchedPreflights: FORWARD}
+    route: [{destination: {host: reviews}}]
+  - match: [{uri: {prefix: /empty}}]
+    corsPolicy: {allowOrigins: [{}], allowOrigin: ["https://old.example"], unmatchedPreflights: IGNORE}
+    route: [{destination: {host: reviews}}]
+  - corsPolicy: {allowOrigins: [{exact: "*"}], unmatchedPreflights: UNSPECIFIED}
+    route: [{destination: {host: reviews}}]
+"""
+    )
+    # Istio: allowOrigins when set, else the deprecated allowOrigin as exact matches.
+    assert both.cors == CorsPolicy((StringMatch("prefix", "https://new."),), unmatched_preflights="IGNORE")
+    assert legacy.cors == CorsPolicy((StringMatch("exact", "https://old.example"),), max_age=1.5)
+    assert ignored.cors == CorsPolicy((), unmatched_preflights="IGNORE")  # an empty match allows nothing
+    assert forward.cors == CorsPolicy((StringMatch("exact", "*"),), unmatched_preflights="FORWARD")
+
+
+def test_a_route_without_cors_policy_has_none() -> None:
+    (route,) = reviews_routes("  - route: [{destination: {host: reviews}}]")
+    assert route.cors is None
+
+
 def test_a_virtual_service_whose_routes_all_miss_this_port_falls_back_to_the_default() -> None:
     (route,) = reviews_routes(
         """

@@ -323,17 +323,24 @@ def header_operations(value: Any) -> HeaderOperations | None:
 
 
 def cors_policy(spec: Mapping[str, Any]) -> CorsPolicy | None:
+    """Istio's corsPolicy as Envoy's per-route CORS policy. `allowOrigins` wins over the deprecated
+    `allowOrigin` (exact origins); `maxAge` keeps its whole seconds when the proxy sends it."""
     if not spec:
         return None
-    origins = [m for m in (string_match(o) for o in f.mappings(spec.get("allowOrigins"))) if m is not None]
-    origins += [StringMatch("exact", o) for o in f.strings(spec.get("allowOrigin"))]
+    listed = f.mappings(spec.get("allowOrigins"))
+    if listed:
+        matches = (string_match(origin) for origin in listed)
+        origins = tuple(m for m in matches if m is not None and m.kind != "present")
+    else:
+        origins = tuple(StringMatch("exact", origin) for origin in f.strings(spec.get("allowOrigin")))
     return CorsPolicy(
-        allow_origins=tuple(origins),
+        allow_origins=origins,
         allow_methods=f.strings(spec.get("allowMethods")),
         allow_headers=f.strings(spec.get("allowHeaders")),
         expose_headers=f.strings(spec.get("exposeHeaders")),
         max_age=f.seconds(spec.get("maxAge")),
         allow_credentials=f.boolean(spec.get("allowCredentials")),
+        unmatched_preflights="IGNORE" if f.text(spec.get("unmatchedPreflights")) == "IGNORE" else "FORWARD",
     )
 
 
