@@ -117,6 +117,7 @@ class ClusterStats:
         "upstream_cx_connect_fail",
         "upstream_cx_tls_identity_mismatch",
         "upstream_rq_mirrored",
+        "retry_or_shadow_abandoned",
     )
 
     def __init__(self) -> None:
@@ -130,6 +131,7 @@ class ClusterStats:
         self.upstream_cx_connect_fail = 0
         self.upstream_cx_tls_identity_mismatch = 0
         self.upstream_rq_mirrored = 0
+        self.retry_or_shadow_abandoned = 0
 
     @property
     def upstream_rq_total(self) -> int:

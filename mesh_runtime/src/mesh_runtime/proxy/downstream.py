@@ -163,6 +163,8 @@ class DownstreamProtocol(asyncio.Protocol):
         self.timer: asyncio.TimerHandle | None = None
         self.try_timer: asyncio.TimerHandle | None = None
         self.matched_block = 0
+        # Mirrors waiting for the request's body (cluster, shadow head); None unless the route mirrors one
+        self.mirrors: list[tuple[ClusterState, bytes]] | None = None
         self._header_map: dict[bytes, bytes] | None = None
         # The Istio series of this connection's last outbound request, and what it was looked up by
         self.last_series: Series | None = None
@@ -359,6 +361,8 @@ class DownstreamProtocol(asyncio.Protocol):
             upstream = self.upstream
             if upstream is not None:
                 upstream.transport.write(wire.LAST_CHUNK)
+        if self.mirrors is not None:
+            self._send_mirrors(self.mirrors)
 
     # -- the request view used by route matches -----------------------------------------------------------
 
@@ -614,7 +618,7 @@ class DownstreamProtocol(asyncio.Protocol):
             # Envoy's fault filter answers before the CORS filter has seen the request.
             self._reply(abort.http_status, wire.BODY_FAULT_ABORT, "", cors=False)
             return
-        if route.mirrors and not self.has_body:
+        if route.mirrors:
             self._mirror(route)
         if route.timeout is not None:
             self.timer = self.runtime.loop.call_later(route.timeout, self._on_timeout)
@@ -709,11 +713,35 @@ class DownstreamProtocol(asyncio.Protocol):
         self._header_map = None
 
     def _mirror(self, route: CompiledRoute) -> None:
-        from .mirror import send_mirror
+        """Pick the route's mirrors (each by its percentage): sent now without a body, else once the body
+        is complete (on_message_complete)."""
+        from .mirror import send_mirror, shadow_head
 
+        head = b""
+        waiting: list[tuple[ClusterState, bytes]] = []
         for cluster, percentage in route.mirrors:
             if percentage >= 100 or random.random() * 100 < percentage:
-                send_mirror(self.runtime, cluster, self.method, self.path, self.lines, self.authority)
+                head = head or shadow_head(self.lines, self.authority)
+                if self.has_body:
+                    waiting.append((cluster, head))
+                else:
+                    send_mirror(self.runtime, cluster, head, self.is_head)
+        self.mirrors = waiting or None
+
+    def _send_mirrors(self, mirrors: list[tuple[ClusterState, bytes]]) -> None:
+        """The body is complete: mirror it with the copy kept for retries, or abandon the mirrors when it
+        was too big to keep (Envoy's retry_or_shadow_abandoned)."""
+        from .mirror import mirror_body, send_mirror
+
+        self.mirrors = None
+        replay = self.replay
+        if replay is None or self.replay_bytes > wire.RETRY_BUFFER_LIMIT:
+            if self.cluster is not None:
+                self.cluster.stats.retry_or_shadow_abandoned += 1
+            return
+        body = mirror_body(replay, self.request_chunked)
+        for cluster, head in mirrors:
+            send_mirror(self.runtime, cluster, head, self.is_head, body)
 
     # -- upstream ----------------------------------------------------------------------------------------
 

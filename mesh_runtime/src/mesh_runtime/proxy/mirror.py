@@ -1,5 +1,11 @@
-"""Traffic mirroring (Istio's mirror / mirrorPercentage): a copy of the request goes to another cluster, fire
-and forget. The copy's Host gets Envoy's `-shadow` suffix; its response is read and dropped.
+"""Traffic mirroring (Istio's mirror / mirrors with mirrorPercentage): a copy of the request goes to another
+cluster, fire and forget. The copy's Host gets Envoy's `-shadow` suffix; its response is read and dropped.
+
+A request without a body is mirrored as soon as it is routed. A request with a body is mirrored once the whole
+body has arrived, with the body the proxy already keeps for retries (wire.RETRY_BUFFER_LIMIT): as Envoy's
+router, a body larger than that buffer abandons the mirror (counted in the route cluster's
+`retry_or_shadow_abandoned`); no connection is opened for it and it is not counted as mirrored. The copy keeps
+the framing of the head it carries: a content-length body as it came, a chunked body re-chunked.
 """
 
 from __future__ import annotations
@@ -8,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from .cluster import OVERFLOW, ClusterState, EndpointState
 from .upstream import PASS, UpstreamConnection
+from .wire import LAST_CHUNK, chunk
 
 if TYPE_CHECKING:
     from .server import ProxyRuntime
@@ -29,11 +36,14 @@ _DISCARD = _Discard()
 
 
 class MirrorRequest:
-    def __init__(self, runtime: ProxyRuntime, cluster: ClusterState, head: bytes, head_request: bool) -> None:
+    def __init__(
+        self, runtime: ProxyRuntime, cluster: ClusterState, head: bytes, head_request: bool, body: bytes = b""
+    ) -> None:
         self.transport = _DISCARD
         self._runtime = runtime
         self._cluster = cluster
         self._head = head
+        self._body = body
         self._head_request = head_request
         self._endpoint: EndpointState | None = None
         self._connection: UpstreamConnection | None = None
@@ -58,7 +68,10 @@ class MirrorRequest:
             return
         self._connection = connection
         connection.begin(self, rewrite=False, head_request=self._head_request)
-        connection.transport.write(self._head)
+        if self._body:
+            connection.transport.writelines((self._head, self._body))
+        else:
+            connection.transport.write(self._head)
 
     def upstream_failed(self, endpoint: EndpointState, reason: str) -> None:
         self._timer.cancel()
@@ -90,19 +103,25 @@ class MirrorRequest:
             self._cluster.forget_waiter(self._endpoint, self)
 
 
-def send_mirror(
-    runtime: ProxyRuntime,
-    cluster: ClusterState,
-    method: bytes,
-    path: bytes,
-    lines: list[bytes],
-    authority: bytes,
-) -> None:
-    """Send a copy of a bodiless request (its head as forwarded) to `cluster`."""
-    shadow_host = authority.split(b":", 1)
-    shadow = shadow_host[0] + b"-shadow" + (b":" + shadow_host[1] if len(shadow_host) > 1 else b"")
-    head_lines = [
-        b"host: " + shadow + b"\r\n" if line[:5].lower() == b"host:" else line for line in lines[:-1]
-    ]
+def shadow_head(lines: list[bytes], authority: bytes) -> bytes:
+    """The head of the copy: the request's head as forwarded (`lines`, the last one being the end of the head
+    or the attempt count), with `-shadow` added to the host."""
+    host, colon, port = authority.partition(b":")
+    host_line = b"host: " + host + b"-shadow" + colon + port + b"\r\n"
+    head_lines = [host_line if line[:5].lower() == b"host:" else line for line in lines[:-1]]
     head_lines.append(b"\r\n")
-    MirrorRequest(runtime, cluster, b"".join(head_lines), method == b"HEAD").start()
+    return b"".join(head_lines)
+
+
+def send_mirror(
+    runtime: ProxyRuntime, cluster: ClusterState, head: bytes, head_request: bool, body: bytes = b""
+) -> None:
+    """Send a copy of a request (shadow head, then the whole body framed as that head says) to `cluster`."""
+    MirrorRequest(runtime, cluster, head, head_request, body).start()
+
+
+def mirror_body(pieces: list[bytes], chunked: bool) -> bytes:
+    """A whole request body, received as `pieces`, framed for the copy."""
+    if chunked:
+        return b"".join([*map(chunk, pieces), LAST_CHUNK])
+    return b"".join(pieces)
