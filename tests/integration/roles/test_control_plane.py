@@ -84,6 +84,27 @@ TOKEN_PLAYBOOK = """\
         control_plane_token_identity: default/test
         control_plane_token_file: "{{ token_file }}"
 """
+SERVICE_PLAYBOOK = """\
+- name: Keep one service in the state asked for
+  hosts: workers
+  gather_facts: false
+  tasks:
+    - name: The service
+      ansible.builtin.include_role:
+        name: meshlab.mesh.runtime
+        tasks_from: service
+      vars:
+        runtime_service_name: argv-probe
+        runtime_service_argv: "{{ probe_argv }}"
+        runtime_service_environment: "{{ probe_environment }}"
+        runtime_service_state: "{{ probe_state }}"
+"""
+#: A program that writes the argv and environment it was started with, then waits to be stopped.
+PROBE_SOURCE = (
+    "import json, os, sys, time; "
+    "open(sys.argv[1], 'w').write(json.dumps([sys.argv[2:], os.environ.get('PROBE_VALUE')])); "
+    "time.sleep(600)"
+)
 CONTROL_PLANE_ONLY_PLAYBOOK = """\
 - name: Run the control plane
   hosts: control_plane
@@ -495,3 +516,48 @@ def test_an_incomplete_plugged_in_ca_is_refused_before_anything_is_installed(tmp
         assert not host.credentials_dir.exists()
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_service_gets_its_argv_and_environment_word_for_word(lab: Lab, tmp_path: Path) -> None:
+    report = tmp_path / "probe.json"
+    words = ["two words", 'a "quoted" word', "50%", "$HOME", "back\\slash", "it's"]
+    value = 'spaces, "quotes", 100% and $HOME'
+    variables = {
+        "probe_argv": [str(lab.host.venv / "bin" / "python"), "-c", PROBE_SOURCE, str(report), *words],
+        "probe_environment": {"PROBE_VALUE": value},
+    }
+    program = lab.host.config_dir / "supervisor.d" / "meshlab-argv-probe.conf"
+
+    started = run_playbook(
+        SERVICE_PLAYBOOK, tmp_path / "started", lab.inventory, {**variables, "probe_state": "started"}
+    )
+    assert started.returncode == 0, started.output
+    assert program.exists()
+    for _ in range(100):
+        if report.exists() and report.read_text():
+            break
+        time.sleep(0.1)
+    assert json.loads(report.read_text()) == [words, value]
+    again = run_playbook(
+        SERVICE_PLAYBOOK, tmp_path / "again", lab.inventory, {**variables, "probe_state": "started"}
+    )
+    assert again.returncode == 0, again.output
+    assert again.recap()["changed"] == 0, again.stdout
+
+    stopped = run_playbook(
+        SERVICE_PLAYBOOK, tmp_path / "stopped", lab.inventory, {**variables, "probe_state": "stopped"}
+    )
+    assert stopped.returncode == 0, stopped.output
+    assert not [pid for pid in processes_under(tmp_path) if pid != os.getpid()]
+    assert program.exists()
+
+    absent = run_playbook(
+        SERVICE_PLAYBOOK, tmp_path / "absent", lab.inventory, {**variables, "probe_state": "absent"}
+    )
+    assert absent.returncode == 0, absent.output
+    assert not program.exists()
+    gone = run_playbook(
+        SERVICE_PLAYBOOK, tmp_path / "gone", lab.inventory, {**variables, "probe_state": "absent"}
+    )
+    assert gone.returncode == 0, gone.output
+    assert gone.recap()["changed"] == 0, gone.stdout
