@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import textwrap
 from pathlib import Path
 
@@ -129,7 +130,13 @@ def test_a_missing_path_exits_1_naming_it(meshctl: MeshctlRunner, tmp_path: Path
     assert result.stderr == f"Error: {tmp_path / 'nope.yaml'}: no such file or directory\n"
 
 
-def test_live_mesh_analysis_says_how_to_analyze_files(meshctl: MeshctlRunner, tmp_path: Path) -> None:
+def test_live_mesh_analysis_says_how_to_analyze_files(
+    meshctl: MeshctlRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nothing listens here, whether or not a mesh runs on this machine's default ports.
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("MESHCTL_CONTROL_PLANE", f"127.0.0.1:{unused.getsockname()[1]}")
     result = meshctl("analyze", write(tmp_path, "gw.yaml", GOOD_GATEWAY))
     assert result.code == 1
     assert "pass --use-kube=false to analyze files only" in result.stderr

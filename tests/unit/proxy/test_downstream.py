@@ -232,6 +232,38 @@ def test_pipelined_requests_are_answered_in_order(loop: asyncio.AbstractEventLoo
     assert replies.index(b"one") < replies.index(b"two")
 
 
+def test_pipelined_requests_keep_their_own_bodies(loop: asyncio.AbstractEventLoop) -> None:
+    harness = make_harness(sidecar_config(), loop)
+    (upstream,) = harness.pool()
+    client, transport = harness.connect()
+    names = (b"first", b"second", b"third", b"fourth")
+    client.data_received(
+        b"".join(
+            b"POST /" + name + b" HTTP/1.1\r\nHost: reviews\r\nContent-Length: %d\r\n\r\n" % len(name) + name
+            for name in names
+        )
+    )
+    for name in names:
+        sent = upstream.transport.take()
+        assert head_of(sent)[0] == b"POST /" + name + b" HTTP/1.1"
+        assert sent.endswith(b"\r\n\r\n" + name)
+        upstream.respond(response(200, name.upper()))
+    replies = transport.take()
+    assert [replies.index(name.upper()) for name in names] == sorted(replies.index(n.upper()) for n in names)
+
+
+def test_pipelined_requests_answered_by_the_proxy_are_all_answered(loop: asyncio.AbstractEventLoop) -> None:
+    abort = default_route(fault_abort=xds.FaultAbort(http_status=503, percentage=100))
+    harness = make_harness(sidecar_config(routes=(abort,)), loop)
+    client, transport = harness.connect()
+    client.data_received(
+        b"".join(b"GET /%d HTTP/1.1\r\nHost: reviews\r\n\r\n" % number for number in range(4))
+    )
+    replies = transport.take()
+    assert replies.count(b"HTTP/1.1 503") == 4
+    assert not client.active and not transport.closed
+
+
 def test_http10_client_gets_a_dechunked_response_and_close(loop: asyncio.AbstractEventLoop) -> None:
     harness = make_harness(sidecar_config(), loop)
     (upstream,) = harness.pool()

@@ -109,6 +109,7 @@ class DownstreamProtocol(asyncio.Protocol):
         self.read_paused = 0
         self.write_paused = False
         self.queue: deque[_Pipelined] | None = None
+        self.replaying = False
         self.raw_backlog = b""
         self.in_head = False
         self.head_bytes = 0
@@ -1047,6 +1048,11 @@ class DownstreamProtocol(asyncio.Protocol):
             self.closed = True
             self.transport.close()
             return
+        if not self.replaying:
+            self._continue()
+
+    def _continue(self) -> None:
+        """After an exchange: the next pipelined request, the bytes read meanwhile, or more reading."""
         if self.queue:
             self._next_pipelined()
         elif self.raw_backlog:
@@ -1265,11 +1271,23 @@ class DownstreamProtocol(asyncio.Protocol):
             keep_alive,
             version,
         ) = request.state
-        self._dispatch_parsed(method, keep_alive, version)
-        for piece in request.body:
-            self.on_body(piece)
-        if request.complete:
-            self.on_message_complete()
+        # While its parsed body is replayed this request is the current one: the body callbacks must not
+        # take the queue's last entry for it, and an exchange that ends meanwhile starts nothing.
+        queue, self.queue = self.queue, None
+        self.replaying = True
+        try:
+            self._dispatch_parsed(method, keep_alive, version)
+            for piece in request.body:
+                self.on_body(piece)
+            if request.complete:
+                self.on_message_complete()
+        finally:
+            self.replaying = False
+            self.queue = queue
+        if not self.active:
+            if not self.closed:
+                self._continue()
+            return
         if not self.queue:
             backlog, self.raw_backlog = self.raw_backlog, b""
             self._resume(_PAUSE_PIPELINE)
