@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from mesh_runtime import xds
+from mesh_runtime.proxy.downstream import DownstreamProtocol
 
 from .harness import (
     CLUSTER,
@@ -393,14 +396,14 @@ def test_client_disconnect_mid_request_frees_the_upstream(loop: asyncio.Abstract
     assert harness.runtime.stats.downstream_cx_active == 0
 
 
-def test_exceptions_are_contained(loop: asyncio.AbstractEventLoop) -> None:
+def test_exceptions_are_contained(loop: asyncio.AbstractEventLoop, monkeypatch: pytest.MonkeyPatch) -> None:
     harness = make_harness(sidecar_config(), loop)
     client, transport = harness.connect()
 
     def broken(*_: object) -> None:
         raise RuntimeError("bug")
 
-    client._find_route = broken  # type: ignore[method-assign]
+    monkeypatch.setattr(DownstreamProtocol, "_find_route", broken)  # slots: patched on the class
     client.data_received(GET)
     assert transport.closed
     assert transport.take().startswith(b"HTTP/1.1 500")
