@@ -127,6 +127,12 @@ class AccessLog:
                 pass  # a closed or full stderr never stops the service
 
 
+def _peer(client_address: object) -> str:
+    if isinstance(client_address, tuple) and len(client_address) >= 2:
+        return f"{client_address[0]}:{client_address[1]}"
+    return str(client_address)
+
+
 def _printable(message: str) -> str:
     """Control characters from a request line written so they cannot forge log lines."""
     return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in message)
@@ -144,6 +150,14 @@ class BookinfoServer(http.server.ThreadingHTTPServer):
         self._active = 0
         self._idle = threading.Condition()
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A peer that reset or dropped its connection (a sidecar does that) is one line, not a traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | TimeoutError):
+            self.log.write(f"{_peer(client_address)} connection ended: {error.strerror or error}")
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind looks the host up in DNS (getfqdn); a service only needs its address.

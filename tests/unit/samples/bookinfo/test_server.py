@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import socket
+import struct
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
@@ -60,6 +62,21 @@ def test_a_client_that_hangs_up_early_does_not_stop_the_server(ratings: Service)
     with socket.create_connection((ratings.host, ratings.port), timeout=10) as connection:
         connection.sendall(b"GET /ratings/0 HTTP/1.1\r\nHo")
     assert _still_serving(ratings)
+
+
+def test_a_connection_reset_by_the_client_is_one_log_line(ratings: Service) -> None:
+    with socket.create_connection((ratings.host, ratings.port), timeout=10) as connection:
+        connection.sendall(b"GET /ratings/0 HTTP/1.1\r\nHost: x\r\n")
+        # SO_LINGER 0: the close is a reset (the server reads ECONNRESET), as when a proxy aborts.
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    assert _still_serving(ratings)
+    deadline = time.monotonic() + 10
+    while "connection ended" not in ratings.log() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+    log = ratings.log()
+    assert "connection ended: Connection reset by peer" in log
+    assert "Traceback" not in log
 
 
 def test_a_chunked_body_is_read(ratings: Service) -> None:
