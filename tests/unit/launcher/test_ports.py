@@ -25,10 +25,11 @@ def test_ports_are_distinct_free_and_below_the_ephemeral_range() -> None:
 
 
 def test_a_listening_port_is_neither_free_nor_handed_out() -> None:
+    # A port below the ephemeral range: no other connection on this machine can be using it as its source.
+    port = PortAllocator(seed=3).allocate()
     with socket.socket() as listener:
-        listener.bind((LOOPBACK, 0))
+        listener.bind((LOOPBACK, port))
         listener.listen()
-        port = listener.getsockname()[1]
         assert not is_free(port) and is_listening(port)
         allocator = PortAllocator(low=port, high=port + 2, seed=0)
         allocator._next = port  # start the search at the taken port

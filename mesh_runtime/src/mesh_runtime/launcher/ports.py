@@ -46,7 +46,9 @@ def is_listening(port: int, host: str = LOOPBACK) -> bool:
         probe.settimeout(1.0)
         with contextlib.suppress(OSError):
             probe.connect((host, port))
-            return True
+            # A port in the ephemeral range can be picked as the probe's own source port: TCP then
+            # connects the socket to itself, and nothing is listening.
+            return bool(probe.getsockname() != probe.getpeername())
     return False
 
 
