@@ -23,7 +23,7 @@ BIN := $(VENV)/bin
 SETUP_STAMP := $(VENV)/.meshlab-setup
 # The repository's Python projects (their own wheels), type-checked with their own mypy settings.
 PROJECTS := mesh_runtime $(patsubst %/pyproject.toml,%,$(wildcard samples/*/pyproject.toml))
-PYTHON_SOURCES := $(PROJECTS:%=%/src) tests plugins playbooks roles .ci
+PYTHON_SOURCES := $(PROJECTS:%=%/src) tests plugins playbooks roles bench .ci
 # ansible-test must run from a directory named ansible_collections/<namespace>/<name>.
 COLLECTION_COPY := build/ansible_collections/meshlab/mesh
 GATES := ruff mypy pytest conformance ansible-lint sanity molecule

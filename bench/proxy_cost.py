@@ -16,7 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,6 +31,9 @@ SHARED = Path(os.environ.get("MESHLAB_SHARED", ROOT.parent / "shared"))
 TOOL = SHARED / "tools" / "proxy_cost.py"
 OUTBOUND_PORT, ADMIN_PORT, UPSTREAM_PORT = 19101, 19100, 18080
 CLUSTER = "outbound|9080||details.default.svc.cluster.local"
+RATIO = re.compile(r"^ratio \(proxy / nginx, CPU per request\): ([0-9.]+)$", re.MULTILINE)
+#: The project's target: CPU per request at most 1.5 times nginx's, routing and metrics on.
+TARGET = 1.5
 
 
 def bench_config() -> dict[str, object]:
@@ -60,6 +65,16 @@ def bench_config() -> dict[str, object]:
         ),
     )
     return xds.encode(config)  # type: ignore[no-any-return]
+
+
+def summary(ratios: list[float]) -> str:
+    """One line over every run: single runs on a shared machine vary too much to judge a change by one."""
+    listed = " ".join(f"{ratio:.2f}" for ratio in ratios)
+    within = sum(ratio <= TARGET for ratio in ratios)
+    return (
+        f"ratios over {len(ratios)} runs: {listed}; median {statistics.median(ratios):.2f}, "
+        f"min {min(ratios):.2f}, max {max(ratios):.2f}; {within} of {len(ratios)} at most {TARGET}"
+    )
 
 
 def wait_ready(process: subprocess.Popen[bytes]) -> None:
@@ -108,9 +123,10 @@ def main() -> int:
     try:
         wait_ready(proxy)
         url = f"http://127.0.0.1:{OUTBOUND_PORT}/details/0"
+        ratios: list[float] = []
         for run in range(1, args.runs + 1):
             print(f"-- run {run}/{args.runs}", flush=True)
-            subprocess.run(
+            measured = subprocess.run(
                 [
                     sys.executable,
                     str(TOOL),
@@ -121,7 +137,15 @@ def main() -> int:
                     f"--connections={args.connections}",
                 ],
                 check=True,
+                capture_output=True,
+                text=True,
             )
+            print(measured.stdout, end="", flush=True)
+            found = RATIO.search(measured.stdout)
+            if found is None:
+                sys.exit(f"the tool printed no ratio:\n{measured.stdout}{measured.stderr}")
+            ratios.append(float(found.group(1)))
+        print(summary(ratios))
     finally:
         proxy.terminate()
         proxy.wait(15)
