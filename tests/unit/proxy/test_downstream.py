@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from mesh_runtime import xds
+from mesh_runtime.proxy import downstream
 from mesh_runtime.proxy.downstream import DownstreamProtocol
 
 from .harness import (
@@ -127,6 +128,29 @@ def test_503_is_retried_on_another_endpoint_by_default(loop: asyncio.AbstractEve
     retried.respond(OK_RESPONSE)
     assert transport.take() == OK_RESPONSE
     assert harness.cluster().stats.upstream_rq_retry == 1
+
+
+@pytest.mark.parametrize(("backoff", "waits"), [(None, [0.025, 0.075]), (0.2, [0.2, 0.6]), (1.0, [1.0, 3.0])])
+def test_the_wait_before_a_retry_follows_the_routes_backoff(
+    loop: asyncio.AbstractEventLoop,
+    monkeypatch: pytest.MonkeyPatch,
+    backoff: float | None,
+    waits: list[float],
+) -> None:
+    # The longest jittered wait (random() at its top): base x (2^n - 1), at most ten times the base.
+    monkeypatch.setattr(downstream.random, "random", lambda: 1.0)
+    route = default_route(retry=xds.Retry(attempts=2, backoff=backoff))
+    harness = make_harness(sidecar_config(routes=(route,), endpoints=2), loop)
+    harness.pool(2)
+    client, _ = harness.connect()
+    client.data_received(GET)
+    for wait in waits:
+        ((tried, _),) = harness.written_upstream()
+        tried.respond(response(503, b"busy"))
+        timer = client.try_timer
+        assert timer is not None
+        assert timer.when() - loop.time() == pytest.approx(wait, abs=0.01)
+        run_timer(timer)
 
 
 def test_retries_exhausted_pass_the_last_response(loop: asyncio.AbstractEventLoop) -> None:

@@ -69,7 +69,14 @@ def test_istio_default_retry_policy() -> None:
     assert policy.retries == 2
     assert policy.on_connect_failure and not policy.on_reset
     assert policy.statuses == frozenset({503})
+    assert (policy.backoff_base, policy.backoff_max) == (0.025, 0.25)  # Envoy's defaults
     assert compile_retry(xds.Retry(attempts=0)) is None
+
+
+def test_istio_backoff_is_the_base_interval_and_a_tenth_of_the_longest_wait() -> None:
+    policy = compile_retry(xds.Retry(backoff=0.2))
+    assert policy is not None
+    assert (policy.backoff_base, policy.backoff_max) == (0.2, 2.0)
     assert compile_retry(None) is None
 
 

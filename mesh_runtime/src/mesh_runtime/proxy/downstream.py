@@ -1022,8 +1022,8 @@ class DownstreamProtocol(asyncio.Protocol):
         cluster = self.cluster
         if route is None or cluster is None or (self.has_body and self.replay is None) or self.closed:
             return False
+        retry = route.retry
         if count:
-            retry = route.retry
             if retry is None or self.retries_used >= retry.retries:
                 return False
             if cluster.active_retries >= cluster.max_retries:
@@ -1034,12 +1034,12 @@ class DownstreamProtocol(asyncio.Protocol):
         self._drop_upstream(reusable=False)
         if self.try_timer is not None:
             self.try_timer.cancel()
-        if not count:
+        if not count or retry is None:
             self.try_timer = None
             self._attempt_upstream()
             return True
-        # Envoy's fully jittered exponential back-off: base 25 ms, at most 250 ms.
-        delay = random.random() * min(0.025 * (2**self.retries_used - 1), 0.25)
+        # Envoy's fully jittered exponential back-off (base: the route's `backoff`, else 25 ms).
+        delay = random.random() * min(retry.backoff_base * (2**self.retries_used - 1), retry.backoff_max)
         cluster.active_retries += 1
         self.waiting = True
         self.try_timer = self.runtime.loop.call_later(delay, self._retry_now, cluster)

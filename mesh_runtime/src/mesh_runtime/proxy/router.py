@@ -30,6 +30,10 @@ _GATEWAY_ERRORS = frozenset((502, 503, 504))
 _HOST_CACHE_LIMIT = 1024
 
 
+#: Envoy's base interval between retries when the route sets none (Istio's `retries.backoff`).
+DEFAULT_BACKOFF_BASE = 0.025
+
+
 class ConfigError(ValueError):
     """A config the proxy rejects (its Nack reason); the message names the object."""
 
@@ -44,6 +48,9 @@ class RetryPolicy:
     on_reset: bool
     on_per_try_timeout: bool
     statuses: frozenset[int]
+    #: Envoy's retry back-off: a try waits a random time up to min(base × (2^n − 1), 10 × base), seconds.
+    backoff_base: float = DEFAULT_BACKOFF_BASE
+    backoff_max: float = 10 * DEFAULT_BACKOFF_BASE
 
 
 def compile_retry(retry: xds.Retry | None) -> RetryPolicy | None:
@@ -61,6 +68,7 @@ def compile_retry(retry: xds.Retry | None) -> RetryPolicy | None:
     if "retriable-status-codes" in policies:
         statuses |= set(retry.retriable_status_codes)
     broad = bool(policies & {"5xx", "gateway-error", "reset"})
+    base = retry.backoff or DEFAULT_BACKOFF_BASE
     return RetryPolicy(
         retries=retry.attempts,
         per_try_timeout=retry.per_try_timeout or None,
@@ -68,6 +76,8 @@ def compile_retry(retry: xds.Retry | None) -> RetryPolicy | None:
         on_reset=broad,
         on_per_try_timeout=broad,
         statuses=frozenset(statuses),
+        backoff_base=base,
+        backoff_max=10 * base,
     )
 
 

@@ -106,6 +106,9 @@ class Retry:
         "retriable-status-codes",
     )
     retriable_status_codes: tuple[int, ...] = (503,)
+    #: Istio's `backoff`: the base interval of Envoy's jittered exponential back-off between tries, seconds
+    #: (None: Envoy's 25 ms). The longest wait is ten times the base, as in Envoy.
+    backoff: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,14 +49,14 @@ def test_retries_timeouts_and_their_defaults() -> None:
     timeout: 0s
     retries: {attempts: 0}
     route: [{destination: {host: reviews}}]
-  - retries: {attempts: 1, retryOn: "503,reset"}
+  - retries: {attempts: 1, retryOn: "503,reset", backoff: 100ms}
     route: [{destination: {host: reviews}}]
 """
     )
     assert explicit.timeout == 1.5
     assert explicit.retry == Retry(3, 0.5, ("gateway-error", "connect-failure"), ())
     assert off.timeout is None and off.retry is None
-    assert codes.retry == Retry(1, None, ("reset", "retriable-status-codes"), (503,))
+    assert codes.retry == Retry(1, None, ("reset", "retriable-status-codes"), (503,), backoff=0.1)
     assert codes.timeout is None
 
 

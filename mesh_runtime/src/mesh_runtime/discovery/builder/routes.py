@@ -294,6 +294,7 @@ def retry_policy(value: Any) -> Retry | None:
         per_try_timeout=_positive(f.seconds(value.get("perTryTimeout"))),
         retry_on=tuple(retry_on),
         retriable_status_codes=tuple(codes),
+        backoff=_positive(f.seconds(value.get("backoff"))),
     )
 
 
