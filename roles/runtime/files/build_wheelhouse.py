@@ -5,7 +5,8 @@
 Usage: build_wheelhouse.py WHEELHOUSE apply|check PROJECT_DIR... [-- REQUIREMENT...]
 
 Each project is copied without its build leftovers (a stale build/ would put deleted modules back into the
-wheel) and built with `pip wheel --no-deps`. A project's wheel in WHEELHOUSE is replaced only when the new one
+wheel) and built with `pip wheel --no-deps`, with SOURCE_DATE_EPOCH set so that its bytes depend on its
+sources only. A project's wheel in WHEELHOUSE is replaced only when the new one
 has different contents (wheels carry timestamps, so bytes differ between identical builds). Then the
 dependencies of the projects and the extra REQUIREMENTs are resolved against the wheelhouse alone; only when
 something is missing is the package index asked, and only the missing wheels are added. With `check` nothing
@@ -37,6 +38,9 @@ LEFTOVERS = (
     ".venv",
 )
 PIP = (sys.executable, "-m", "pip", "--disable-pip-version-check", "-q")
+# The wheel's member timestamps pinned (1980-01-01, the oldest a zip can hold): the same sources give the same
+# bytes in any checkout, so a host's copy does not change when another controller builds it.
+REPRODUCIBLE = dict(os.environ, SOURCE_DATE_EPOCH="315532800")
 
 
 def contents_digest(wheel):
@@ -50,8 +54,8 @@ def contents_digest(wheel):
     return digest.hexdigest()
 
 
-def run_pip(arguments, what):
-    proc = subprocess.run([*PIP, *arguments], capture_output=True, text=True, check=False)
+def run_pip(arguments, what, env=None):
+    proc = subprocess.run([*PIP, *arguments], capture_output=True, text=True, check=False, env=env)
     if proc.returncode != 0:
         sys.exit(f"{what} failed (pip exit {proc.returncode}):\n{proc.stdout}{proc.stderr}")
 
@@ -63,7 +67,7 @@ def build_project(source, scratch):
     copy = os.path.join(scratch, "source", os.path.basename(source.rstrip("/")))
     shutil.copytree(source, copy, ignore=shutil.ignore_patterns(*LEFTOVERS))
     out = os.path.join(scratch, "projects", os.path.basename(copy))
-    run_pip(["wheel", "--no-deps", "--wheel-dir", out, copy], f"building a wheel of {source}")
+    run_pip(["wheel", "--no-deps", "--wheel-dir", out, copy], f"building a wheel of {source}", REPRODUCIBLE)
     built = glob.glob(os.path.join(out, "*.whl"))
     if len(built) != 1:
         sys.exit(f"building a wheel of {source} gave {len(built)} wheels, expected one")

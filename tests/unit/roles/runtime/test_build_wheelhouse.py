@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -101,6 +102,19 @@ def test_apply_builds_the_wheel_then_changes_nothing(tmp_path: Path, project: Pa
     assert second["changed"] is False
     assert second["digests"] == {PROJECT: digest}
     assert snapshot(wheelhouse) == before
+
+
+def test_two_checkouts_of_the_same_sources_give_the_same_wheel_bytes(tmp_path: Path, project: Path) -> None:
+    other = tmp_path / "other-checkout"
+    shutil.copytree(project, other)
+    for path in other.rglob("*"):
+        os.utime(path, (1_700_000_000, 1_700_000_000))  # another checkout: other file times
+
+    build(tmp_path / "one", "apply", project)
+    build(tmp_path / "two", "apply", other)
+
+    wheel_name = f"{PROJECT}-0.1.0-py3-none-any.whl"
+    assert (tmp_path / "one" / wheel_name).read_bytes() == (tmp_path / "two" / wheel_name).read_bytes()
 
 
 def test_an_edit_is_reported_by_check_and_applied_by_apply(tmp_path: Path, project: Path) -> None:
