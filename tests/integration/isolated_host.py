@@ -40,19 +40,24 @@ SNAPSHOT_IGNORED = (
     ".ruff_cache",
     ".pytest_cache",
 )
-MESH_PLAYBOOK = """\
-- name: Install the runtime
-  hosts: all
-  gather_facts: false
-  roles:
-    - role: meshlab.mesh.runtime
-
+CONTROL_PLANE_PLAY = """\
 - name: Run the control plane
   hosts: control_plane
   gather_facts: false
   roles:
     - role: meshlab.mesh.control_plane
 """
+MESH_PLAYBOOK = (
+    """\
+- name: Install the runtime
+  hosts: all
+  gather_facts: false
+  roles:
+    - role: meshlab.mesh.runtime
+
+"""
+    + CONTROL_PLANE_PLAY
+)
 
 
 @dataclass

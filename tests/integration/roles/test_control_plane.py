@@ -23,6 +23,7 @@ from cryptography.x509.oid import NameOID
 
 from mesh_runtime.ca import Identity
 from tests.integration.isolated_host import (
+    CONTROL_PLANE_PLAY,
     MESH_PLAYBOOK,
     Host,
     Run,
@@ -74,13 +75,6 @@ PROBE_SOURCE = (
     "open(sys.argv[1], 'w').write(json.dumps([sys.argv[2:], os.environ.get('PROBE_VALUE')])); "
     "time.sleep(600)"
 )
-CONTROL_PLANE_ONLY_PLAYBOOK = """\
-- name: Run the control plane
-  hosts: control_plane
-  gather_facts: false
-  roles:
-    - role: meshlab.mesh.control_plane
-"""
 
 
 @dataclass
@@ -311,7 +305,7 @@ def test_an_incomplete_plugged_in_ca_is_refused_before_anything_is_installed(tmp
             tmp_path / "inventory.yml", host.variables() | {"control_plane_ca_files": two_keys}
         )
 
-        run = run_playbook(CONTROL_PLANE_ONLY_PLAYBOOK, tmp_path / "run", inventory)
+        run = run_playbook(CONTROL_PLANE_PLAY, tmp_path / "run", inventory)
 
         assert run.returncode != 0
         assert "control_plane_ca_files: give all four of ca_cert, ca_key, root_cert, cert_chain" in run.output
