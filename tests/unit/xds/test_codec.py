@@ -124,3 +124,22 @@ def test_a_cors_policy_from_before_unmatched_preflights_forwards_them() -> None:
     data = encode(CorsPolicy(allow_origins=(StringMatch("prefix", "https://"),)))
     del data["unmatched_preflights"]
     assert decode(CorsPolicy, data).unmatched_preflights == "FORWARD"
+
+
+def test_a_node_from_before_node_name_and_stats_port_decodes_without_them() -> None:
+    node = Node(
+        id="ratings-v1.default",
+        type="sidecar",
+        namespace="default",
+        workload="ratings-v1",
+        service_account="bookinfo-ratings",
+        node_name="node01",
+        stats_port=15090,
+    )
+    data = encode(node)
+    assert (data["node_name"], data["stats_port"]) == ("node01", 15090)
+    assert decode(Node, data) == node
+    del data["node_name"], data["stats_port"]
+    old = decode(Node, data)
+    assert (old.node_name, old.stats_port) == ("", 0)
+    assert old.id == node.id and old.service_account == node.service_account

@@ -32,3 +32,17 @@ def test_messages_round_trip_as_single_lines() -> None:
 def test_bad_lines_are_protocol_errors(line: bytes, message: str) -> None:
     with pytest.raises(ProtocolError, match=message):
         load(line)
+
+
+def test_an_old_proxys_hello_without_node_name_and_stats_port_is_read() -> None:
+    # As a proxy from before Node.node_name and Node.stats_port writes it.
+    line = (
+        b'{"type":"hello","node":{"id":"ratings-v1.default","type":"sidecar","namespace":"default",'
+        b'"workload":"ratings-v1","service_account":"bookinfo-ratings","labels":{"app":"ratings"},'
+        b'"address":"127.0.0.1","inbound_port":15006,"app_ports":[9080],"outbound_port":15001,'
+        b'"admin_port":15000,"proxy_version":"0.1.0","services":[]}}\n'
+    )
+    message = load(line)
+    assert isinstance(message, Hello)
+    assert (message.node.id, message.node.admin_port) == ("ratings-v1.default", 15000)
+    assert (message.node.node_name, message.node.stats_port) == ("", 0)

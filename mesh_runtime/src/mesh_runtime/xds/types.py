@@ -35,6 +35,11 @@ class Node:
     proxy_version: str = ""
     #: Services this workload implements (`reviews.default.svc.cluster.local`), when known.
     services: tuple[str, ...] = ()
+    #: The host the proxy runs on, as Kubernetes' `spec.nodeName` (Istio's NODE_NAME); "" from a proxy that
+    #: does not say (older ones).
+    node_name: str = ""
+    #: Port of the Prometheus stats listener on `address` (Istio's 15090); 0: none, stats on admin only.
+    stats_port: int = 0
 
 
 # ---------------------------------------------------------------------------------------------- matching
