@@ -6,6 +6,7 @@ The sidecar gets its certificate with a token registered by `meshd token add` wh
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import subprocess
 import time
@@ -42,9 +43,11 @@ PRODUCTPAGE_NODE = Node(
     workload="productpage-v1",
     service_account="bookinfo-productpage",
     labels={"app": "productpage", "version": "v1"},
+    address="127.0.0.3",
     inbound_port=15106,
     app_ports=(19080,),
     proxy_version="0.1.0",
+    node_name="node01",
 )
 #: How long a disconnected proxy may take to show as not ready (meshd notices the closed stream at once).
 DISCONNECT_TIMEOUT = 20.0
@@ -86,9 +89,21 @@ def test_workloads_show_as_pods(meshd: Meshd, tmp_path: Path) -> None:
         ["default", "ratings-vm", "1/1", "Running", "0", "<unknown>"],
         ["legacy", "old", "1/1", "Running", "0", "<unknown>"],
     ]
-    assert rows(meshd.meshctl("get", "pod", "-n", "legacy", "-o", "wide").stdout) == [
-        ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"],
-        ["old", "1/1", "Running", "0", "<unknown>", "10.0.0.8", "<none>"],
+    # kubectl's wide columns; a WorkloadEntry has its address, and no node (meshd is not told where it runs).
+    wide = meshd.meshctl("get", "pod", "-n", "legacy", "-o", "wide").stdout
+    assert re.split(r"\s{2,}", wide.splitlines()[0]) == [
+        "NAME",
+        "READY",
+        "STATUS",
+        "RESTARTS",
+        "AGE",
+        "IP",
+        "NODE",
+        "NOMINATED NODE",
+        "READINESS GATES",
+    ]
+    assert rows(wide)[1] == [
+        *["old", "1/1", "Running", "0", "<unknown>", "10.0.0.8", "<none>", "<none>", "<none>"]
     ]
     missing = meshd.meshctl("get", "pods", "productpage-v1")
     assert (missing.code, missing.stderr) == (1, 'Error: pods "productpage-v1" not found\n')
@@ -110,19 +125,30 @@ def test_workloads_show_as_pods(meshd: Meshd, tmp_path: Path) -> None:
             ["productpage-v1", "2/2", "Running", "0", "<unknown>"],
             ["ratings-vm", "1/1", "Running", "0", "<unknown>"],
         ]
+        # The sidecar's node is the one its Hello named; its IP the address it registered.
+        assert rows(meshd.meshctl("get", "pods", "-A", "-o", "wide").stdout)[1:] == [
+            ["default", "productpage-v1", "2/2", "Running", "0", "<unknown>", "127.0.0.3", "node01"]
+            + ["<none>", "<none>"],
+            ["default", "ratings-vm", "1/1", "Running", "0", "<unknown>", "10.0.0.7", "<none>"]
+            + ["<none>", "<none>"],
+            ["legacy", "old", "1/1", "Running", "0", "<unknown>", "10.0.0.8", "<none>", "<none>", "<none>"],
+        ]
         assert meshd.meshctl("get", "pods", "-A", "-o", "name").stdout == (
             "pod/productpage-v1\npod/ratings-vm\npod/old\n"
         )
         pod = json.loads(meshd.meshctl("get", "pods", "productpage-v1", "-o", "json").stdout)
         assert pod["kind"] == "Pod" and pod["metadata"]["labels"] == {"app": "productpage", "version": "v1"}
         assert [c["name"] for c in pod["spec"]["containers"]] == ["app", "istio-proxy"]
-        assert pod["status"]["phase"] == "Running" and pod["status"]["podIP"] == "127.0.0.1"
+        assert pod["status"]["phase"] == "Running" and pod["status"]["podIP"] == "127.0.0.3"
+        assert (pod["spec"]["nodeName"], pod["status"]["hostIP"]) == ("node01", "127.0.0.3")
         listed = yaml.safe_load(meshd.meshctl("get", "pods", "-o", "yaml").stdout)
         assert (listed["apiVersion"], listed["kind"]) == ("v1", "List")
         assert [[c["name"] for c in item["spec"]["containers"]] for item in listed["items"]] == [
             ["app", "istio-proxy"],
             ["app"],
         ]
+        assert [item["spec"].get("nodeName") for item in listed["items"]] == ["node01", None]
+        assert [item["status"].get("hostIP") for item in listed["items"]] == ["127.0.0.3", None]
     finally:
         stream.close()
 

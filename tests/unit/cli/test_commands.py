@@ -92,6 +92,31 @@ def test_workloads_become_pods_for_the_analyzers() -> None:
     assert gateway["status"]["conditions"] == [{"type": "Ready", "status": "False"}]
 
 
+def test_a_pod_has_its_workloads_address_and_node() -> None:
+    on_node = workload_pod(
+        {
+            "name": "reviews-v1",
+            "namespace": "default",
+            "kind": "sidecar",
+            "hasSidecar": True,
+            "address": "198.18.0.11",
+            "nodeName": "node01",
+        }
+    )
+    assert on_node["spec"]["nodeName"] == "node01"
+    status = on_node["status"]
+    assert (status["podIP"], status["podIPs"]) == ("198.18.0.11", [{"ip": "198.18.0.11"}])
+    assert (status["hostIP"], status["hostIPs"]) == ("198.18.0.11", [{"ip": "198.18.0.11"}])
+    # A WorkloadEntry (or an older proxy) does not say where it runs: its address, and no node.
+    vm = workload_pod(
+        {"name": "vm", "namespace": "default", "kind": "WorkloadEntry", "address": "10.0.0.7", "nodeName": ""}
+    )
+    assert "nodeName" not in vm["spec"] and "hostIP" not in vm["status"]
+    assert vm["status"]["podIP"] == "10.0.0.7"
+    nowhere = workload_pod({"name": "vm", "namespace": "default", "kind": "WorkloadEntry"})
+    assert not {"podIP", "podIPs", "hostIP", "hostIPs"} & set(nowhere["status"])
+
+
 def test_proxy_config_tables() -> None:
     config = build_proxy_config(bookinfo_snapshot(), bookinfo_sidecars()[0])
     clusters = _TABLES["cluster"](config).splitlines()

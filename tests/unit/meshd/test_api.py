@@ -143,10 +143,11 @@ spec: {address: 10.0.0.1, ports: {http: 8080}}
     assert service["hostname"] == "reviews.default.svc.cluster.local"
     assert service["ports"] == [{"name": "http", "port": 9080, "targetPort": 9080, "protocol": "HTTP"}]
     (workload,) = registry["workloads"]
-    assert (workload["kind"], workload["hasSidecar"], workload["ports"]) == (
+    assert (workload["kind"], workload["hasSidecar"], workload["ports"], workload["nodeName"]) == (
         "WorkloadEntry",
         False,
         {"http": 8080},
+        "",
     )
     assert registry["namespaces"] == [{"name": "default", "labels": {}}]
     assert call(loop, handler, "GET", "/v1/proxies")[1] == {"items": []}

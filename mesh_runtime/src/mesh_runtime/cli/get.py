@@ -134,12 +134,20 @@ def _pod_table(items: list[dict[str, Any]], with_namespace: bool, wide: bool) ->
         ("AGE", lambda d: age(str(d["metadata"].get("creationTimestamp", "")))),
     ]
     if wide:
-        columns.append(("IP", lambda d: str(d.get("status", {}).get("podIP") or "<none>")))
-        columns.append(("NODE", lambda d: str(_spec(d).get("nodeName") or "<none>")))
+        columns += _WIDE_POD_COLUMNS
     if with_namespace:
         columns.insert(0, ("NAMESPACE", lambda d: str(d["metadata"]["namespace"])))
     rows = [[cell(item) for _, cell in columns] for item in items]
     return render([header for header, _ in columns], rows)
+
+
+#: kubectl's `get pods -o wide` columns after AGE. meshd schedules nothing and has no readiness gates.
+_WIDE_POD_COLUMNS: list[Column] = [
+    ("IP", lambda d: str(d.get("status", {}).get("podIP") or "<none>")),
+    ("NODE", lambda d: str(_spec(d).get("nodeName") or "<none>")),
+    ("NOMINATED NODE", lambda d: str(d.get("status", {}).get("nominatedNodeName") or "<none>")),
+    ("READINESS GATES", lambda d: "<none>"),
+]
 
 
 def _container_statuses(pod: dict[str, Any]) -> list[dict[str, Any]]:

@@ -50,11 +50,12 @@ def _namespace(namespace: dict[str, Any]) -> dict[str, Any]:
 
 
 def workload_pod(workload: dict[str, Any]) -> dict[str, Any]:
-    """A workload of `GET /v1/registry` as a Pod: labels, its containers and whether they are ready.
+    """A workload of `GET /v1/registry` as a Pod: labels, its containers and whether they are ready, its IP
+    and the node it runs on.
 
     An application (`app`) runs beside a sidecar, or alone for a WorkloadEntry; a gateway is its proxy. The
-    proxy's container is ready while the proxy is connected and healthy. The registry keeps no start time
-    and no node, so neither is set.
+    proxy's container is ready while the proxy is connected and healthy. The registry keeps no start time,
+    so none is set.
     """
     healthy = bool(workload.get("healthy", True))
     kind = workload.get("kind")
@@ -72,9 +73,14 @@ def workload_pod(workload: dict[str, Any]) -> dict[str, Any]:
         "containerStatuses": [
             {"name": c["name"], "ready": r, "restartCount": 0} for c, r in zip(containers, ready, strict=True)
         ],
+        **_addresses(workload),
     }
-    if workload.get("address"):
-        status["podIP"] = workload["address"]
+    spec: dict[str, Any] = {
+        "serviceAccountName": workload.get("serviceAccount", "default"),
+        "containers": containers,
+    }
+    if workload.get("nodeName"):
+        spec["nodeName"] = workload["nodeName"]
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -83,6 +89,23 @@ def workload_pod(workload: dict[str, Any]) -> dict[str, Any]:
             "namespace": workload["namespace"],
             "labels": workload.get("labels", {}),
         },
-        "spec": {"serviceAccountName": workload.get("serviceAccount", "default"), "containers": containers},
+        "spec": spec,
         "status": status,
     }
+
+
+def _addresses(workload: dict[str, Any]) -> dict[str, Any]:
+    """A Pod's podIP(s), and hostIP(s) once it has a node.
+
+    The workload's registered address is its IP. Workloads on hosts share their host's network (as Pods
+    with hostNetwork do), so a workload whose node is known has that address as its hostIP too. meshd is
+    not told where a WorkloadEntry (or a proxy from before node names) runs: it has neither nodeName nor
+    hostIP, and kubectl's NODE column shows `<none>` for it.
+    """
+    address = workload.get("address")
+    if not address:
+        return {}
+    found: dict[str, Any] = {"podIP": address, "podIPs": [{"ip": address}]}
+    if workload.get("nodeName"):
+        found.update(hostIP=address, hostIPs=[{"ip": address}])
+    return found

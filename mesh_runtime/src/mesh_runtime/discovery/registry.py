@@ -94,6 +94,8 @@ class Workload:
     healthy: bool = True
     weight: int = 1
     admin_port: int = 0
+    #: The host a proxy runs on (its Node's node_name); "" for a WorkloadEntry or a proxy that did not say.
+    node_name: str = ""
 
     def endpoint_port(self, service_port: ServicePort) -> int | None:
         """Where this workload receives traffic for `service_port`; None when it does not serve it."""
@@ -204,4 +206,5 @@ def workload_from_node(node: Node, healthy: bool = True) -> Workload:
         proxy_version=node.proxy_version,
         healthy=healthy,
         admin_port=node.admin_port,
+        node_name=node.node_name,
     )

@@ -249,6 +249,7 @@ def _workload_json(workload: Workload) -> dict[str, Any]:
         "hasSidecar": workload.has_sidecar,
         "proxyVersion": workload.proxy_version,
         "healthy": workload.healthy,
+        "nodeName": workload.node_name,
     }
 
 

@@ -13,6 +13,7 @@ import contextlib
 import gc
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -50,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     node.add_argument("--service-account", default="default")
     node.add_argument("--labels", default="", help="workload labels: k=v,k2=v2")
     node.add_argument("--address", default="127.0.0.1", help="address other proxies reach this one on")
+    node.add_argument(
+        "--node-name",
+        default=None,
+        metavar="NAME",
+        help="the host this proxy runs on, kubectl's NODE (default: this machine's host name)",
+    )
     node.add_argument("--inbound-port", type=int, default=DEFAULT_PORTS["inbound"])
     node.add_argument("--outbound-port", type=int, default=DEFAULT_PORTS["outbound"])
     node.add_argument("--admin-port", type=int, default=DEFAULT_PORTS["admin"])
@@ -98,7 +105,18 @@ def node_from(args: argparse.Namespace) -> xds.Node:
         admin_port=args.admin_port,
         proxy_version=runtime_version,
         services=tuple(args.service),
+        node_name=node_name_from(args.node_name),
     )
+
+
+def node_name_from(flag: str | None) -> str:
+    """`--node-name`, else the machine's host name; UsageError for a name kubectl could not show."""
+    name = socket.gethostname() if flag is None else flag
+    if name and not any(c.isspace() or not c.isprintable() for c in name):
+        return name
+    if flag is None:
+        raise UsageError(f"this machine's host name {name!r} cannot name its node: give --node-name NAME")
+    raise UsageError(f"--node-name: {name!r} is not a host name")
 
 
 async def serve(args: argparse.Namespace) -> int:
