@@ -183,7 +183,7 @@ def configs(outbound_port: int, inbound_port: int, app_port: int) -> tuple[xds.P
     return a, b
 
 
-def start_proxy(name: str, config: xds.ProxyConfig, directory: Path) -> Proxy:
+def start_proxy(name: str, config: xds.ProxyConfig, directory: Path, *flags: str) -> Proxy:
     admin_port = free_port()
     config_file = directory / "config.json"
     config_file.write_text(json.dumps(xds.encode(config)))
@@ -200,6 +200,7 @@ def start_proxy(name: str, config: xds.ProxyConfig, directory: Path) -> Proxy:
         f"--config-file={config_file}",
         f"--data-dir={directory}",
         "--drain-seconds=1",
+        *flags,
     ]
     with log.open("wb") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)

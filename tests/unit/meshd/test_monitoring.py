@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 
 from mesh_runtime import __version__
 from mesh_runtime.ca import CAMetrics
 from mesh_runtime.meshd.http import Response
 from mesh_runtime.meshd.monitoring import PROMETHEUS_CONTENT_TYPE, MonitoringHandler
 from mesh_runtime.meshd.state import MeshState
-from tests.unit.discovery.snapshots import sidecar
+from tests.unit.discovery.snapshots import ingress_gateway, sidecar
 from tests.unit.meshd.fakes import request
 
 
@@ -58,3 +59,31 @@ def test_monitoring_endpoints(loop: asyncio.AbstractEventLoop, state: MeshState)
     }
     assert get(loop, handler, "/nope").status == 404
     assert get(loop, handler, "/metrics", method="POST").status == 405
+
+
+def test_a_proxy_with_a_stats_port_is_scraped_on_its_address(
+    loop: asyncio.AbstractEventLoop, state: MeshState
+) -> None:
+    handler = MonitoringHandler(state, CAMetrics(), lambda: "198.18.0.10:15014")
+    on_node = replace(
+        sidecar("reviews-v1", "reviews", app_port=19081, inbound_port=15107),
+        address="198.18.0.11",
+        stats_port=15090,
+        node_name="node01",
+    )
+    on_loopback = sidecar("ratings-v1", "ratings", app_port=19082, inbound_port=15108)
+    gateway_v6 = replace(ingress_gateway(), address="::1", stats_port=15091, admin_port=0)
+
+    async def connect() -> None:
+        for node in (on_node, on_loopback, gateway_v6):
+            state.proxy_connected(node, lambda line: None, lambda reason: None)
+
+    loop.run_until_complete(connect())
+    targets = {g["labels"].get("proxy"): g for g in json.loads(get(loop, handler, "/v1/sd").body)}
+    assert targets["reviews-v1.default"]["targets"] == ["198.18.0.11:15090"]
+    assert targets["reviews-v1.default"]["labels"]["node"] == "node01"
+    # Without a stats port, the admin port: loopback, so only a Prometheus on the proxy's host reaches it.
+    assert targets["ratings-v1.default"]["targets"] == ["127.0.0.1:15000"]
+    assert "node" not in targets["ratings-v1.default"]["labels"]
+    assert targets["istio-ingressgateway.istio-system"]["targets"] == ["[::1]:15091"]
+    assert targets[None]["targets"] == ["198.18.0.10:15014"]

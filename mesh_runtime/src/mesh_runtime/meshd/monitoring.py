@@ -7,6 +7,7 @@ from typing import Any
 
 from .. import __version__
 from ..ca import CAMetrics
+from ..xds import Node
 from .http import Request, Response, error_response, json_response, text_response
 from .state import MeshState
 
@@ -45,11 +46,12 @@ class MonitoringHandler:
         }
 
     def service_discovery(self) -> list[dict[str, Any]]:
-        """Prometheus HTTP SD: every connected proxy's admin (loopback on its host), then meshd itself."""
+        """Prometheus HTTP SD: every connected proxy's stats, then meshd itself."""
         groups: list[dict[str, Any]] = []
         for connection in sorted(self.state.push.connections.values(), key=lambda c: c.node.id):
             node = connection.node
-            if not node.admin_port:
+            target = stats_target(node)
+            if not target:
                 continue
             labels = {
                 "__metrics_path__": "/stats/prometheus",
@@ -57,9 +59,10 @@ class MonitoringHandler:
                 "workload": node.workload,
                 "proxy": node.id,
                 "proxy_type": node.type,
+                **({"node": node.node_name} if node.node_name else {}),
                 **{f"label_{_label_name(k)}": v for k, v in node.labels.items()},
             }
-            groups.append({"targets": [f"127.0.0.1:{node.admin_port}"], "labels": labels})
+            groups.append({"targets": [target], "labels": labels})
         groups.append(
             {
                 "targets": [self._self_target()],
@@ -67,6 +70,17 @@ class MonitoringHandler:
             }
         )
         return groups
+
+
+def stats_target(node: Node) -> str:
+    """Where Prometheus scrapes a proxy: its stats listener on its address (reachable from any machine), else
+    its admin port, which is on loopback and so only reachable from the proxy's host; "" when neither."""
+    if node.stats_port:
+        host = f"[{node.address}]" if ":" in node.address else node.address
+        return f"{host}:{node.stats_port}"
+    if node.admin_port:
+        return f"127.0.0.1:{node.admin_port}"
+    return ""
 
 
 def _label_name(key: str) -> str:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
 import socket
 import sys
@@ -28,6 +29,8 @@ from mesh_runtime.ca.identity import DEFAULT_TRUST_DOMAIN, Identity, IdentityErr
 from .accesslog import AccessLog
 from .admin import AdminServer
 from .agent import CONFIG_FILE, Agent, AgentSettings, load_config_file
+from .localhttp import LocalHttpServer
+from .prometheus import StatsServer
 from .router import ConfigError
 from .server import ProxyRuntime
 from .tls import CredentialFiles, TlsConfigError
@@ -42,26 +45,63 @@ class UsageError(Exception):
     pass
 
 
+class ListenError(Exception):
+    """A port flag's address and port cannot be bound (taken, or not an address of this machine)."""
+
+
+EPILOG = """\
+ports (Istio's sidecar ports as defaults):
+  inbound   --inbound-port 15006 on --address: mTLS in front of the app (which binds loopback only); a
+            sidecar's further --app-port values get the ports after it
+  outbound  --outbound-port 15001 on 127.0.0.1: the app's HTTP_PROXY (sidecar only)
+  admin     --admin-port 15000 on 127.0.0.1 only: readiness, config dump, stats, clusters, quit
+  stats     --stats-port (default 0: none; Istio's is 15090) on --address: only GET /stats/prometheus, for a
+            Prometheus on another machine (meshd's /v1/sd then points there instead of at the admin port)
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mesh-proxy", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="mesh-proxy",
+        description=__doc__.split("\n\n")[0],
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("mode", choices=("sidecar", "gateway"), help="what this proxy is")
     node = parser.add_argument_group("node identity")
     node.add_argument("--namespace", default="default")
     node.add_argument("--workload", help="workload name (default: the service account)")
     node.add_argument("--service-account", default="default")
     node.add_argument("--labels", default="", help="workload labels: k=v,k2=v2")
-    node.add_argument("--address", default="127.0.0.1", help="address other proxies reach this one on")
+    node.add_argument(
+        "--address",
+        default="127.0.0.1",
+        help="address other proxies (and Prometheus) reach this one on; inbound, gateway and stats "
+        "listeners bind it (default: 127.0.0.1)",
+    )
     node.add_argument(
         "--node-name",
         default=None,
         metavar="NAME",
         help="the host this proxy runs on, kubectl's NODE (default: this machine's host name)",
     )
-    node.add_argument("--inbound-port", type=int, default=DEFAULT_PORTS["inbound"])
-    node.add_argument("--outbound-port", type=int, default=DEFAULT_PORTS["outbound"])
-    node.add_argument("--admin-port", type=int, default=DEFAULT_PORTS["admin"])
+    node.add_argument("--inbound-port", type=port_number, default=DEFAULT_PORTS["inbound"], metavar="PORT")
+    node.add_argument("--outbound-port", type=port_number, default=DEFAULT_PORTS["outbound"], metavar="PORT")
+    node.add_argument("--admin-port", type=port_number, default=DEFAULT_PORTS["admin"], metavar="PORT")
     node.add_argument(
-        "--app-port", type=int, action="append", default=[], help="app port on loopback (repeat)"
+        "--stats-port",
+        type=port_number,
+        default=0,
+        metavar="PORT",
+        help="serve GET /stats/prometheus (only) on --address:PORT (default: 0, none)",
+    )
+    node.add_argument(
+        "--app-port",
+        type=port_number,
+        action="append",
+        default=[],
+        metavar="PORT",
+        help="app port on loopback (repeat)",
     )
     node.add_argument("--service", action="append", default=[], help="service host this workload implements")
     node.add_argument("--trust-domain", default=DEFAULT_TRUST_DOMAIN)
@@ -106,6 +146,7 @@ def node_from(args: argparse.Namespace) -> xds.Node:
         proxy_version=runtime_version,
         services=tuple(args.service),
         node_name=node_name_from(args.node_name),
+        stats_port=args.stats_port,
     )
 
 
@@ -119,9 +160,47 @@ def node_name_from(flag: str | None) -> str:
     raise UsageError(f"--node-name: {name!r} is not a host name")
 
 
+def port_number(text: str) -> int:
+    """argparse type of the port flags: a TCP port, 0-65535."""
+    if not text.strip().isdecimal() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0-65535)")
+    return int(text)
+
+
+def check_stats_port(node: xds.Node) -> None:
+    """UsageError when --stats-port is also one of the proxy's other ports."""
+    if not node.stats_port:
+        return
+    taken = {"--admin-port": node.admin_port, "--outbound-port": node.outbound_port}
+    if node.type == "gateway":
+        taken["--inbound-port"] = node.inbound_port  # where the gateway serves its first server
+    for index, app_port in enumerate(node.app_ports if node.type == "sidecar" and node.inbound_port else ()):
+        name = "--inbound-port" if index == 0 else f"inbound port of --app-port {app_port}"
+        taken[name] = node.inbound_port + index
+    for name, port in taken.items():
+        if port == node.stats_port:
+            raise UsageError(f"--stats-port {port} is also the {name}: give each its own port")
+
+
+async def listen(server: LocalHttpServer, flag: str, address: str, port: int) -> None:
+    """Start `server`; ListenError naming the flag when the address and port cannot be bound."""
+    try:
+        await server.start(address, port)
+    except OSError as exc:
+        raise ListenError(f"{flag} {port}: cannot listen on {address}:{port}: {_reason(exc)}") from None
+
+
+def _reason(exc: OSError) -> str:
+    """The OS's words for a failed bind (asyncio wraps them in a longer message of its own)."""
+    if isinstance(exc, socket.gaierror) or not exc.errno or exc.errno < 0:
+        return str(exc.strerror or exc)
+    return os.strerror(exc.errno)
+
+
 async def serve(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     node = node_from(args)
+    check_stats_port(node)
     try:
         identity = Identity(args.trust_domain, node.namespace, node.service_account)
     except IdentityError as exc:
@@ -136,7 +215,10 @@ async def serve(args: argparse.Namespace) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     admin = AdminServer(runtime, stop.set, runtime_version)
-    await admin.start("127.0.0.1", args.admin_port)
+    await listen(admin, "--admin-port", "127.0.0.1", args.admin_port)
+    stats = StatsServer(runtime)
+    if node.stats_port:
+        await listen(stats, "--stats-port", node.address, node.stats_port)
     # Everything imported and built so far lives as long as the process: keep it out of the collector's
     # full passes (they otherwise walk it every ~70k allocations, a few µs per request on average).
     gc.freeze()
@@ -146,15 +228,21 @@ async def serve(args: argparse.Namespace) -> int:
             await _start_static(runtime, args, identity)
         else:
             background = await _start_with_meshd(runtime, args, identity)
-        log.info("mesh-proxy %s %s ready to serve (admin 127.0.0.1:%d)", args.mode, node.id, args.admin_port)
+        log.info("mesh-proxy %s %s ready to serve (%s)", args.mode, node.id, _own_ports(node))
         await stop.wait()
     finally:
         log.info("draining (up to %.1fs)", args.drain_seconds)
         admin.close()
+        stats.close()
         for task in background:
             task.cancel()
         await runtime.drain(args.drain_seconds)
     return 0
+
+
+def _own_ports(node: xds.Node) -> str:
+    ports = f"admin 127.0.0.1:{node.admin_port}"
+    return f"{ports}, stats {node.address}:{node.stats_port}" if node.stats_port else ports
 
 
 async def _start_static(runtime: ProxyRuntime, args: argparse.Namespace, identity: Identity) -> None:
@@ -211,7 +299,7 @@ def main(argv: Sequence[str] | None = None, stderr: TextIO = sys.stderr) -> int:
     except (UsageError, ConfigError, TlsConfigError) as exc:
         print(f"mesh-proxy: {exc}", file=stderr)
         return 2
-    except OSError as exc:
+    except (ListenError, OSError) as exc:
         print(f"mesh-proxy: {exc}", file=stderr)
         return 1
     except KeyboardInterrupt:

@@ -1,10 +1,13 @@
 """The proxy's `/stats/prometheus`: Envoy's downstream and cluster stats and Istio's standard metrics, in
-Prometheus' text exposition format (version 0.0.4), served by the admin listener.
+Prometheus' text exposition format (version 0.0.4), served by the admin listener and by the stats listener.
 Rendered on each scrape, never on the request path."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from .cluster import ClusterState
+from .localhttp import LocalHttpServer, Reply, text
 from .server import ProxyRuntime
 from .stats import Stats
 from .telemetry import render
@@ -98,3 +101,20 @@ def _metric(out: list[str], name: str, kind: str, samples: list[tuple[str, int]]
 
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+class StatsServer(LocalHttpServer):
+    """The stats listener (`mesh-proxy --stats-port`, Istio's 15090): only `GET /stats/prometheus`, on the
+    proxy's address, so that a Prometheus on another machine can scrape it. Everything else the admin port
+    serves (config dump, clusters, quit) stays on loopback."""
+
+    def __init__(self, runtime: ProxyRuntime) -> None:
+        super().__init__(self.handle)
+        self._runtime = runtime
+
+    def handle(self, method: str, target: str) -> Reply:
+        if urlsplit(target).path != PATH:
+            return text(404, f"not found: this port serves only GET {PATH}\n")
+        if method != "GET":
+            return text(405, "use GET\n")
+        return Reply(200, CONTENT_TYPE, render_prometheus(self._runtime).encode())
