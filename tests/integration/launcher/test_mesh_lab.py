@@ -101,6 +101,16 @@ def test_up_status_down(tmp_path: Path) -> None:
         details = get_json(f"{gateway}/details/0")
         assert isinstance(details, dict) and details["author"] == "William Shakespeare"
 
+        # Prometheus finds each proxy's stats port through meshd (on loopback: every node is this machine).
+        ratings = state["workloads"]["ratings-v1.default"]
+        assert ratings["stats_port"] not in (0, ratings["admin_port"])
+        groups = get_json(f"http://127.0.0.1:{state['meshd']['monitoring']}/v1/sd")
+        assert isinstance(groups, list)
+        (target,) = [g["targets"] for g in groups if g["labels"].get("proxy") == "ratings-v1.default"]
+        assert target == [f"127.0.0.1:{ratings['stats_port']}"]
+        with DIRECT.open(f"http://{target[0]}/stats/prometheus", timeout=30) as reply:
+            assert b'istio_requests_total{reporter="destination"' in reply.read()
+
         status = mesh_lab("status", "--data-dir", str(data_dir), "-o", "json")
         assert status.returncode == 0, status.stderr
         report = json.loads(status.stdout)

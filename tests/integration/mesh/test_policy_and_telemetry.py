@@ -13,7 +13,6 @@ import dataclasses
 import json
 import re
 import threading
-import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,7 +22,7 @@ import pytest
 
 from mesh_runtime.launcher import Lab
 from tests.integration.mesh.conftest import lab_spec
-from tests.integration.mesh.running import Mesh, poll
+from tests.integration.mesh.running import DIRECT, Mesh, poll
 
 PAGES = 100
 REVIEWS_VIEWER = """\
@@ -140,8 +139,15 @@ def reviews_viewer(mesh: Mesh, networking: Path) -> Iterator[None]:
 
 
 def prometheus(mesh: Mesh, proxy_id: str) -> str:
-    port = mesh.lab.admin_ports()[proxy_id]
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats/prometheus", timeout=10) as reply:
+    """The proxy's metrics as Prometheus scrapes them: the target and path meshd's service discovery names
+    (the proxy's stats port, which the launcher gives every proxy; not its admin port)."""
+    assert mesh.lab.meshd_ports is not None
+    with DIRECT.open(f"http://127.0.0.1:{mesh.lab.meshd_ports.monitoring}/v1/sd", timeout=10) as reply:
+        groups = json.loads(reply.read())
+    (group,) = [g for g in groups if g["labels"].get("proxy") == proxy_id]
+    (target,) = group["targets"]
+    assert target != f"127.0.0.1:{mesh.lab.admin_ports()[proxy_id]}"
+    with DIRECT.open(f"http://{target}{group['labels']['__metrics_path__']}", timeout=10) as reply:
         return str(reply.read().decode())
 
 

@@ -90,6 +90,7 @@ class Workload:
     outbound_port: int = 0
     admin_port: int = 0
     proxy: Child | None = None
+    stats_port: int = 0
 
 
 @dataclass
@@ -99,6 +100,7 @@ class Gateway:
     ports: dict[int, int]
     admin_port: int
     proxy: Child
+    stats_port: int = 0
 
 
 @dataclass
@@ -225,13 +227,13 @@ class Lab:
         self.meshd_ports = MeshdPorts(*(self.allocator.allocate() for _ in range(3)))
         for spec in self.spec.workloads:
             app_port = self.allocator.reserve(spec.app_port) if spec.app_port else self.allocator.allocate()
-            # A sidecar's port block: inbound (mTLS, in front of the app), outbound (the app's proxy), admin.
-            inbound, outbound, admin = (
-                (self.allocator.allocate() for _ in range(3)) if spec.sidecar else (0, 0, 0)
+            # A sidecar's port block: inbound (mTLS, in front of the app), outbound (the app's proxy), admin,
+            # stats (what Prometheus scrapes).
+            inbound, outbound, admin, stats = (
+                (self.allocator.allocate() for _ in range(4)) if spec.sidecar else (0, 0, 0, 0)
             )
-            workload = Workload(
-                spec, app_port, self._app_child(spec, app_port, outbound), inbound, outbound, admin
-            )
+            app = self._app_child(spec, app_port, outbound)
+            workload = Workload(spec, app_port, app, inbound, outbound, admin, stats_port=stats)
             if spec.sidecar:
                 workload.proxy = self._sidecar_child(workload)
             self.workloads[spec.proxy_id] = workload
@@ -240,10 +242,9 @@ class Lab:
                 p.port: self.allocator.reserve(p.target_port) if p.target_port else self.allocator.allocate()
                 for p in gateway_spec.ports
             }
-            admin_port = self.allocator.allocate()
-            self.gateways[gateway_spec.proxy_id] = Gateway(
-                gateway_spec, ports, admin_port, self._gateway_child(gateway_spec, admin_port)
-            )
+            admin_port, stats_port = self.allocator.allocate(), self.allocator.allocate()
+            child = self._gateway_child(gateway_spec, admin_port, stats_port)
+            self.gateways[gateway_spec.proxy_id] = Gateway(gateway_spec, ports, admin_port, child, stats_port)
 
     def _meshd_command(self, *args: str) -> list[str]:
         return [self.python, "-m", "mesh_runtime.meshd", *args]
@@ -388,13 +389,14 @@ class Lab:
             f"--inbound-port={workload.inbound_port}",
             f"--outbound-port={workload.outbound_port}",
             f"--admin-port={workload.admin_port}",
+            f"--stats-port={workload.stats_port}",
             f"--app-port={workload.app_port}",
         )
         return Child(
             f"{spec.proxy_id} sidecar", command, self.logs / f"{spec.proxy_id}.proxy.log", child_environment()
         )
 
-    def _gateway_child(self, spec: GatewaySpec, admin_port: int) -> Child:
+    def _gateway_child(self, spec: GatewaySpec, admin_port: int, stats_port: int) -> Child:
         command = self._proxy_command(
             "gateway",
             spec.name,
@@ -404,6 +406,7 @@ class Lab:
             # Each Gateway server port is bound where the gateway's Service sends it (its targetPort).
             "--inbound-port=0",
             f"--admin-port={admin_port}",
+            f"--stats-port={stats_port}",
         )
         return Child(
             f"{spec.proxy_id} gateway", command, self.logs / f"{spec.proxy_id}.proxy.log", child_environment()
@@ -679,6 +682,7 @@ class Lab:
                     "inbound_port": w.inbound_port,
                     "outbound_port": w.outbound_port,
                     "admin_port": w.admin_port,
+                    "stats_port": w.stats_port,
                 }
                 for i, w in self.workloads.items()
             },
