@@ -69,6 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("files", nargs="*", metavar="FILE|DIR|-", help="files, directories or - for stdin")
+    parser.set_defaults(intermixed="files")
     add_boolean(
         parser,
         "-k",

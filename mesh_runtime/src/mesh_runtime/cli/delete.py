@@ -28,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument("kind", nargs="?", metavar="KIND")
     parser.add_argument("names", nargs="*", metavar="NAME")
+    parser.set_defaults(intermixed="names")
     parser.add_argument("-f", "--filename", action="append", default=[], metavar="FILE|DIR|-")
     parser.add_argument("-n", "--namespace", default=None, help="the namespace (default: default)")
     add_boolean(

@@ -43,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument("kind", metavar="KIND")
     parser.add_argument("names", nargs="*", metavar="NAME")
+    parser.set_defaults(intermixed="names")
     parser.add_argument("-n", "--namespace", default=None, help="the namespace (default: default)")
     parser.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
     parser.add_argument(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Sequence
 from typing import IO
@@ -30,6 +31,22 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
+def parse_intermixed(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse as kubectl does: `get pods -n default NAME` and `get pods NAME -n default` mean the same.
+
+    argparse fills a trailing list positional (NAME ..., FILE ...) from the words before the first option
+    only; a command that has one names it with `set_defaults(intermixed=<dest>)`, and the words after an
+    option join it in order. Anything else left over is an error, as argparse says it.
+    """
+    args, extra = parser.parse_known_args(argv)
+    dest = getattr(args, "intermixed", None)
+    if extra and dest and not any(word.startswith("-") and word != "-" for word in extra):
+        getattr(args, dest).extend(extra)
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def run(
     argv: Sequence[str] | None = None,
     stdin: IO[str] | None = None,
@@ -41,7 +58,7 @@ def run(
     stderr = stderr or sys.stderr
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parse_intermixed(parser, argv)
         handler = getattr(args, "handler", None)
         if handler is None:
             parser.print_help(stderr)
