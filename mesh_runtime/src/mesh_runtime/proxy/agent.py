@@ -6,7 +6,8 @@ and the last good config kept on disk.
   back is checked, written to the data dir and loaded into the mTLS contexts; renewal at half-life.
 - Discovery: `GET /v1/discovery` upgraded to NDJSON with the workload certificate; Hello(node), then each
   Push is compiled and applied (Ack, and persisted) or rejected (Nack with the reason; the old config
-  stays). Reconnects with back-off; meanwhile requests keep flowing on the config in service.
+  stays). Reconnects with a jittered back-off (`backoff.py`) that starts over once meshd accepted the
+  stream; meanwhile requests keep flowing on the config in service.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import contextlib
 import dataclasses
 import json
 import logging
-import random
 import ssl
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +37,7 @@ from mesh_runtime.ca.files import PRIVATE_FILE_MODE, ensure_private_directory, w
 from mesh_runtime.ca.identity import Identity
 from mesh_runtime.xds import protocol
 
+from .backoff import Backoff
 from .router import ConfigError
 from .server import ProxyRuntime
 from .tls import CredentialFiles
@@ -46,7 +47,6 @@ log = logging.getLogger("mesh_runtime.proxy.agent")
 CONFIG_FILE = "config.json"
 CERT_TTL_SECONDS = 24 * 3600
 _BACKOFF_START = 0.5
-_BACKOFF_MAX = 15.0
 _REQUEST_TIMEOUT = 10.0
 
 
@@ -102,6 +102,7 @@ class Agent:
         self.acked_version = ""
         self._certificate: x509.Certificate | None = None
         self._certificate_ready = asyncio.Event()
+        self.reconnect = Backoff()
 
     # -- certificates ------------------------------------------------------------------------------------
 
@@ -174,17 +175,17 @@ class Agent:
     async def discovery_loop(self) -> None:
         """Stay connected to meshd's discovery stream, reconnecting with jittered back-off."""
         await self._certificate_ready.wait()
-        delay = _BACKOFF_START
         while True:
             try:
                 await self._stream()
-                delay = _BACKOFF_START
+                problem = "meshd closed the discovery stream"
             except (TimeoutError, OSError, ControlPlaneError, protocol.ProtocolError, ValueError) as exc:
-                log.warning("discovery stream to meshd: %s (reconnecting in %.1fs)", exc, delay)
+                problem = str(exc) or type(exc).__name__
             finally:
                 self.connected = False
-            await asyncio.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, _BACKOFF_MAX)
+            wait = self.reconnect.next_wait()
+            log.warning("discovery stream to meshd: %s (reconnecting in %.1fs)", problem, wait)
+            await asyncio.sleep(wait)
 
     async def _stream(self) -> None:
         settings = self.settings
@@ -221,6 +222,7 @@ class Agent:
                 if isinstance(message, protocol.Push):
                     writer.write(protocol.dump(await self.handle_push(message)))
                     await writer.drain()
+                    self.reconnect.reset()  # meshd accepted this stream
                 elif isinstance(message, protocol.Nack):
                     raise ControlPlaneError(f"meshd ended the stream: {message.error}")
         finally:
