@@ -9,6 +9,7 @@
   admin-token            the config API's token (0600)
   bootstrap-tokens.json  bootstrap tokens for workloads (hashes only, 0600)
   serving/               meshd's serving certificate and key
+  workloads.json         the proxies' workloads as last known, restored on start (0600, rewritten by meshd)
 ```
 
 `initialize` creates what is missing and leaves the rest alone, so running it again changes nothing.
@@ -34,6 +35,7 @@ ROOT_CERT_FILE = "root-cert.pem"
 ADMIN_TOKEN_FILE = "admin-token"
 BOOTSTRAP_TOKENS_FILE = "bootstrap-tokens.json"
 SERVING_DIRECTORY = "serving"
+WORKLOADS_FILE = "workloads.json"
 DEFAULT_DATA_DIR = "/var/lib/meshd"
 
 
@@ -72,6 +74,10 @@ class DataDir:
     @property
     def serving(self) -> Path:
         return self.root / SERVING_DIRECTORY
+
+    @property
+    def workloads(self) -> Path:
+        return self.root / WORKLOADS_FILE
 
 
 @dataclass(frozen=True, slots=True)

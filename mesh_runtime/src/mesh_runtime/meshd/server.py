@@ -70,7 +70,9 @@ class Meshd:
             ),
             debounce_after=options.debounce_after,
             debounce_max=options.debounce_max,
+            workloads_file=init.data_dir.workloads,
         )
+        state.restore_workloads()
         tokens = BootstrapTokens(init.data_dir.bootstrap_tokens, init.trust_domain)
         control = ControlPlaneHandler(state, init.ca, tokens, init.trust_domain)
         api = ConfigApiHandler(state, init.admin_token)
@@ -101,6 +103,7 @@ class Meshd:
             log.info("meshd shutting down")
         finally:
             monitoring.ready = False
+            state.begin_shutdown()
             for server in servers:
                 server.close()
             for connection in list(state.push.connections.values()):

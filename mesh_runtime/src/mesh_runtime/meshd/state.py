@@ -1,5 +1,5 @@
-"""The mesh as meshd holds it: the config store, the workloads of connected proxies, snapshots of both, and
-the push server that follows every change.
+"""The mesh as meshd holds it: the config store, the workloads of the proxies (`proxies.py`), snapshots of
+both, and the push server that follows every change.
 
 Writes go to SQLite on one worker thread (they are serialised and never block the event loop); everything
 else happens on the event loop. A snapshot is built at most once per (store revision, registry version).
@@ -12,21 +12,19 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from pathlib import Path
 from typing import Any, TypeVar
 
 from ..discovery.push import ProxyConnection, PushServer
-from ..discovery.registry import Workload, workload_from_node
+from ..discovery.registry import Workload
 from ..discovery.snapshot import CONFIG_KINDS, MeshSettings, Snapshot, build_snapshot
 from ..discovery.store import ConfigStore, PutNamespace, StoredObject, Write, WriteResult
 from ..resources import kinds as k
 from ..xds import Node
+from .proxies import RECONNECT_WINDOW, WORKLOAD_EXPIRY, ProxyWorkloads
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-#: A proxy that went away is forgotten after this long (its endpoints stay, unhealthy, until then).
-WORKLOAD_EXPIRY = 600.0
 
 
 class MeshState:
@@ -38,17 +36,27 @@ class MeshState:
         debounce_after: float = 0.1,
         debounce_max: float = 10.0,
         workload_expiry: float = WORKLOAD_EXPIRY,
+        reconnect_window: float = RECONNECT_WINDOW,
+        workloads_file: Path | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
-        self.proxy_workloads: dict[str, Workload] = {}
         self.registry_version = 0
-        self.workload_expiry = workload_expiry
         self._snapshot: Snapshot | None = None
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="meshd-store")
-        self._expiry: dict[str, asyncio.TimerHandle] = {}
+        self.proxies = ProxyWorkloads(
+            self._registry_changed,
+            grace_period=workload_expiry,
+            reconnect_window=reconnect_window,
+            path=workloads_file,
+            run_in_writer=self.run_in_writer,
+        )
         self.push = PushServer(self.snapshot, debounce_after=debounce_after, debounce_max=debounce_max)
         self._background: set[asyncio.Task[Any]] = set()
+
+    @property
+    def proxy_workloads(self) -> dict[str, Workload]:
+        return self.proxies.workloads
 
     # -- snapshots ------------------------------------------------------------------------------------------
 
@@ -113,41 +121,25 @@ class MeshState:
         self, node: Node, send: Callable[[bytes], None], close: Callable[[str], None]
     ) -> ProxyConnection:
         """A proxy said Hello: register its workload, send its config now, tell the others (debounced)."""
-        self._cancel_expiry(node.id)
-        self.proxy_workloads[node.id] = workload_from_node(node, healthy=True)
-        self.registry_version += 1
+        self.proxies.connected(node)
         connection = self.push.connect(node, send, close)
         self.push.push_initial(connection)
-        self.push.notify(False, "endpoint")
         if self.store.namespace(node.namespace) is None:
             self._in_background(self.write([PutNamespace(node.namespace, ensure_only=True)]))
         return connection
 
     def proxy_disconnected(self, connection: ProxyConnection) -> None:
         """A proxy's stream ended: its workload stays, unhealthy, until it reconnects or expires."""
-        if not self.push.disconnect(connection):
-            return
-        node_id = connection.node.id
-        workload = self.proxy_workloads.get(node_id)
-        if workload is not None:
-            self.proxy_workloads[node_id] = replace(workload, healthy=False)
-            self.registry_version += 1
-            self.push.notify(False, "endpoint")
-            loop = asyncio.get_running_loop()
-            self._expiry[node_id] = loop.call_later(self.workload_expiry, self._expire, node_id)
+        if self.push.disconnect(connection):
+            self.proxies.disconnected(connection.node.id)
 
-    def _expire(self, node_id: str) -> None:
-        self._expiry.pop(node_id, None)
-        workload = self.proxy_workloads.get(node_id)
-        if workload is not None and not workload.healthy:
-            del self.proxy_workloads[node_id]
-            self.registry_version += 1
-            self.push.notify(False, "endpoint")
+    def restore_workloads(self) -> int:
+        """After a restart: the proxies' workloads as they were (see proxies.py); how many."""
+        return self.proxies.restore()
 
-    def _cancel_expiry(self, node_id: str) -> None:
-        handle = self._expiry.pop(node_id, None)
-        if handle is not None:
-            handle.cancel()
+    def _registry_changed(self) -> None:
+        self.registry_version += 1
+        self.push.notify(False, "endpoint")
 
     def _in_background(self, work: Any) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -156,9 +148,12 @@ class MeshState:
 
     # -- shutdown -------------------------------------------------------------------------------------------
 
+    def begin_shutdown(self) -> None:
+        """meshd is about to close every stream: the proxies behind them stay registered as they are."""
+        self.proxies.begin_shutdown()
+
     async def close(self) -> None:
-        for handle in self._expiry.values():
-            handle.cancel()
+        await self.proxies.close()
         for task in list(self._background):
             with contextlib.suppress(Exception):
                 await task
