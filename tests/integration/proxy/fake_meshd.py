@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,10 +33,14 @@ from .conftest import Proxy, free_port
 
 TOKEN = "bootstrap-token-for-tests"
 #: What one discovery stream does: `serve` (Hello, one Push, its Ack, then stay until the proxy goes),
-#: `refuse` (503, no stream), `end` (as `serve`, then meshd closes the stream after the Ack).
-StreamBehaviour = Literal["serve", "refuse", "end"]
+#: `refuse` (503, no stream), `end` (as `serve`, then meshd closes the stream after the Ack); with a
+#: heartbeat of HEARTBEAT seconds, `ping` (as `serve`, then PINGS Pings, each waiting for its Pong) and
+#: `silent` (as `serve`, then never a Ping: as a meshd whose host is gone).
+StreamBehaviour = Literal["serve", "refuse", "end", "ping", "silent"]
 WAIT = 20.0
-UPGRADED = b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: meshlab-xds\r\n\r\n"
+HEARTBEAT = 0.2
+PINGS = 3
+UPGRADED = b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: meshlab-xds\r\n"
 
 
 def serving_credentials(directory: Path) -> tuple[Path, Path, bytes]:
@@ -93,6 +97,9 @@ class FakeMeshd:
     streams: list[StreamBehaviour] = field(default_factory=lambda: ["serve"])
     #: Discovery streams asked for so far.
     attempts: int = 0
+    #: The Meshlab-Heartbeat header of each discovery request ("" without one).
+    heartbeat_requests: list[str] = field(default_factory=list)
+    pongs: int = 0
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = (await reader.readuntil(b"\r\n\r\n")).decode()
@@ -112,6 +119,7 @@ class FakeMeshd:
             data = json.dumps(reply).encode()
             writer.write(f"HTTP/1.1 {status}\r\ncontent-length: {len(data)}\r\n\r\n".encode() + data)
         elif path == "/v1/discovery":
+            self.heartbeat_requests.append(headers.get("meshlab-heartbeat", ""))
             await self.discovery(reader, writer)
         await writer.drain()
         writer.close()
@@ -125,18 +133,34 @@ class FakeMeshd:
             return
         peer = writer.get_extra_info("peercert") or {}
         self.peer_identities += [v for k, v in peer.get("subjectAltName", ()) if k == "URI"]
-        writer.write(UPGRADED)
+        heartbeat = behaviour in ("ping", "silent")
+        writer.write(UPGRADED + (b"Meshlab-Heartbeat: %g\r\n" % HEARTBEAT if heartbeat else b"") + b"\r\n")
         self.received.append(protocol.load(await reader.readline()))
         writer.write(protocol.dump(protocol.Push("v1", "n1", self.config)))
         await writer.drain()
         self.received.append(protocol.load(await reader.readline()))
-        if behaviour == "serve":
-            await reader.read()  # stay connected until the proxy goes
+        if behaviour == "ping":
+            await self.ping(reader, writer)
+        if behaviour != "end":
+            await reader.read()  # stay connected (and silent) until the proxy goes
+
+    async def ping(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for _ in range(PINGS):
+            await asyncio.sleep(HEARTBEAT)
+            writer.write(protocol.dump(protocol.Ping()))
+            await writer.drain()
+            if isinstance(protocol.load(await reader.readline()), protocol.Pong):
+                self.pongs += 1
 
     def wait_for_attempts(self, count: int) -> None:
+        self.wait_for(lambda: self.attempts >= count, f"{count} discovery streams")
+
+    def wait_for(self, condition: Callable[[], bool], what: str = "the proxy") -> None:
         deadline = time.monotonic() + WAIT * 2
-        while self.attempts < count:
-            assert time.monotonic() < deadline, f"only {self.attempts} discovery streams, not {count}"
+        while not condition():
+            assert time.monotonic() < deadline, (
+                f"gave up waiting for {what} ({self.attempts} streams, {self.pongs} pongs)"
+            )
             time.sleep(0.05)
 
 

@@ -1,6 +1,7 @@
 """mesh-proxy's discovery stream when meshd goes away, against a stand-in for meshd's 15012: the proxy tries
 again with a jittered back-off that never waits more than a few seconds, and starts the back-off over once
-meshd has accepted a stream (so a proxy that was connected for long comes back as soon as meshd does).
+meshd has accepted a stream (so a proxy that was connected for long comes back as soon as meshd does); it
+answers meshd's Pings, and drops a stream on which meshd stays silent, FIN or no FIN.
 
 The waits are the ones the proxy says it takes (its log); nothing here measures time.
 """
@@ -11,9 +12,10 @@ import re
 from pathlib import Path
 
 from mesh_runtime.proxy.backoff import RECONNECT_FIRST, RECONNECT_LONGEST
+from mesh_runtime.xds.heartbeat import HEARTBEAT_MISSES
 
 from .conftest import Proxy, stop
-from .fake_meshd import running_fake_meshd, start, wait_for_version
+from .fake_meshd import HEARTBEAT, PINGS, running_fake_meshd, start, wait_for_version
 
 RECONNECTING = re.compile(r"discovery stream to meshd: (.*) \(reconnecting in ([\d.]+)s\)")
 
@@ -44,3 +46,22 @@ def test_the_back_off_is_capped_and_starts_over_once_meshd_accepted_a_stream(tmp
     # Six refusals in a row take the step to its longest; no wait is ever longer.
     assert max(w for _, w in later) <= RECONNECT_LONGEST, waits
     assert max(w for _, w in waits) <= RECONNECT_LONGEST, waits
+
+
+def test_a_silent_stream_is_dropped_and_pings_are_answered(tmp_path: Path) -> None:
+    with running_fake_meshd(tmp_path) as (fake, bundle):
+        # The first stream goes silent after its push (as a meshd whose node is gone: no FIN ever comes); the
+        # proxy must give up on it by itself and reconnect. The next one pings, and gets its Pongs.
+        fake.streams = ["silent", "ping"]
+        proxy = start(tmp_path, fake.port, bundle)
+        try:
+            wait_for_version(proxy, "v1")
+            fake.wait_for_attempts(2)
+            fake.wait_for(lambda: fake.pongs == PINGS)
+        finally:
+            stop(proxy)
+    limit = HEARTBEAT * HEARTBEAT_MISSES
+    (silent, _), *_ = reconnect_waits(proxy)
+    assert silent == f"meshd sent nothing for {limit:g}s: the stream is dead", proxy.log.read_text()
+    assert fake.heartbeat_requests[:2] == ["1", "1"]  # the proxy asks for a heartbeat on every stream
+    assert f"discovery stream to meshd open (heartbeat every {HEARTBEAT:g}s)" in proxy.log.read_text()

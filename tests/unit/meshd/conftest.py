@@ -24,7 +24,7 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
 
 @pytest.fixture
 def state(tmp_path: Path, loop: asyncio.AbstractEventLoop) -> Iterator[MeshState]:
-    mesh = MeshState(ConfigStore(tmp_path / "store.db"), MeshSettings(), workload_expiry=0.01)
+    mesh = MeshState(ConfigStore(tmp_path / "store.db"), MeshSettings(), grace_period=0.01)
     try:
         yield mesh
     finally:

@@ -12,6 +12,7 @@ class FakeTransport:
     def __init__(self, peercert: dict[str, Any] | None = None) -> None:
         self.written = bytearray()
         self.closed = False
+        self.aborted = False
         self.extra: dict[str, Any] = {"peercert": peercert}
 
     def write(self, data: bytes) -> None:
@@ -19,6 +20,9 @@ class FakeTransport:
 
     def close(self) -> None:
         self.closed = True
+
+    def abort(self) -> None:
+        self.closed = self.aborted = True
 
     def is_closing(self) -> bool:
         return self.closed

@@ -107,6 +107,10 @@ def test_trust_bundle_and_discovery_upgrade(
         handler(request("GET", "/v1/discovery", headers=upgrade_headers, transport=own))
     )
     assert isinstance(upgrade, Upgrade) and upgrade.protocol == "meshlab-xds"
+    assert upgrade.headers == ()  # an older proxy did not ask for a heartbeat: it is never sent a Ping
+    asking = {**upgrade_headers, "meshlab-heartbeat": "1"}
+    upgrade = loop.run_until_complete(handler(request("GET", "/v1/discovery", headers=asking, transport=own)))
+    assert isinstance(upgrade, Upgrade) and upgrade.headers == (("Meshlab-Heartbeat", "5"),)
     assert answer(loop, handler, "PUT", "/v1/discovery")[0] == 405
     assert answer(loop, handler, "GET", "/elsewhere")[0] == 404
     metrics = handler.state.push.metrics.refused_streams

@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 
 from mesh_runtime.ca import BootstrapTokens
-from mesh_runtime.meshd.main import run
+from mesh_runtime.meshd.main import build_parser, run
 
 
 def meshd(*argv: str) -> tuple[int, str, str]:
@@ -55,6 +55,13 @@ def test_usage_errors(tmp_path: Path) -> None:
     assert code == 64 and "invalid percentage '150'" in err
     code, _, err = meshd("serve", "--zipkin-address", "zipkin")
     assert code == 64 and "invalid collector address 'zipkin'" in err
+    for flag, value in (
+        ("--workload-grace-period", "soon"),
+        ("--heartbeat-interval", "0s"),
+        ("--heartbeat-interval", "-5s"),
+    ):
+        code, _, err = meshd("serve", f"{flag}={value}")
+        assert code == 64 and f"{flag}: invalid duration '{value}': use e.g. 30s, 2m or 500ms" in err, err
     code, _, err = meshd("init", "--data-dir", str(root), "--trust-domain", "other.domain")
     assert code == 1 and err.startswith("meshd: error: ") and "belongs to trust domain 'cluster.local'" in err
     assert "Traceback" not in err
@@ -122,3 +129,16 @@ def test_token_add_refuses_a_bad_token_file_without_showing_the_token(tmp_path: 
     )
     assert code == 64 and "--identity: identity pattern 'no-slash'" in err
     assert not (root / "bootstrap-tokens.json").exists()
+
+
+def test_serve_help_gives_the_grace_period_and_the_heartbeat_with_their_defaults() -> None:
+    serve = build_parser()._subparsers._group_actions[0].choices["serve"]  # type: ignore[union-attr]  # noqa: SLF001
+    text = " ".join(serve.format_help().split())
+    assert "--workload-grace-period DURATION" in text and "(default 30s; Istio's" in text, text
+    assert "--heartbeat-interval DURATION" in text and "silent for three intervals" in text, text
+    args = build_parser().parse_args(
+        ["serve", "--workload-grace-period", "1m30s", "--heartbeat-interval", "500ms"]
+    )
+    assert (args.workload_grace_period, args.heartbeat_interval) == (90.0, 0.5)
+    defaults = build_parser().parse_args(["serve"])
+    assert (defaults.workload_grace_period, defaults.heartbeat_interval) == (30.0, 5.0)

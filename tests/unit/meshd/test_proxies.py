@@ -36,7 +36,7 @@ def mesh_state(tmp_path: Path, reconnect_window: float = 60.0, expiry: float = 6
     return MeshState(
         ConfigStore(tmp_path / "store.db"),
         MeshSettings(),
-        workload_expiry=expiry,
+        grace_period=expiry,
         reconnect_window=reconnect_window,
         workloads_file=tmp_path / "workloads.json",
     )

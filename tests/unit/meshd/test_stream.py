@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 from mesh_runtime.ca import Identity
 from mesh_runtime.meshd.state import MeshState
 from mesh_runtime.meshd.stream import DiscoveryStream
-from mesh_runtime.xds.protocol import Ack, Hello, Nack, Push, dump, load
+from mesh_runtime.xds.protocol import Ack, Hello, Nack, Ping, Pong, Push, dump, load
 from tests.unit.discovery.snapshots import sidecar
 from tests.unit.meshd.fakes import FakeTransport
 
@@ -15,8 +16,10 @@ PRODUCTPAGE = Identity("cluster.local", "default", "bookinfo-productpage")
 NODE = sidecar("productpage-v1", "productpage", app_port=19080, inbound_port=15106)
 
 
-def open_stream(state: MeshState, identity: Identity = PRODUCTPAGE) -> tuple[DiscoveryStream, FakeTransport]:
-    stream = DiscoveryStream(state, identity)
+def open_stream(
+    state: MeshState, identity: Identity = PRODUCTPAGE, heartbeat: float | None = None
+) -> tuple[DiscoveryStream, FakeTransport]:
+    stream = DiscoveryStream(state, identity, heartbeat=heartbeat)
     transport = FakeTransport()
     stream.connection_made(transport)  # type: ignore[arg-type]
     return stream, transport
@@ -75,5 +78,61 @@ def test_bad_messages_end_the_stream(loop: asyncio.AbstractEventLoop, state: Mes
         assert transport.closed and "unexpected hello after hello" in transport.lines()[-1].decode()
         stream.connection_lost(None)
         assert state.push.connections == {}
+
+    loop.run_until_complete(scenario())
+
+
+def pings(transport: FakeTransport) -> int:
+    return sum(1 for line in transport.lines() if isinstance(load(line), Ping))
+
+
+def test_a_proxy_that_answers_pings_stays_and_one_that_goes_silent_is_closed_and_unhealthy(
+    loop: asyncio.AbstractEventLoop, state: MeshState
+) -> None:
+    async def scenario() -> None:
+        stream, transport = open_stream(state, heartbeat=0.1)
+        stream.data_received(dump(Hello(NODE)))
+        answered = 0
+        while answered < 5:  # the proxy answers five Pings: the stream stays open
+            await asyncio.sleep(0.01)
+            if pings(transport) > answered:
+                answered += 1
+                stream.data_received(dump(Pong()))
+            assert not transport.closed
+        assert state.proxy_workloads[NODE.id].healthy
+        while not transport.aborted:  # then it goes silent (stopped, or its link cut: no FIN comes)
+            await asyncio.sleep(0.01)
+        stream.connection_lost(None)  # what aborting the transport does
+        assert not state.proxy_workloads[NODE.id].healthy
+        assert state.push.metrics.silent_streams.value() == 1
+
+    loop.run_until_complete(asyncio.wait_for(scenario(), 10))
+
+
+def test_a_proxy_that_did_not_ask_for_a_heartbeat_is_never_pinged(
+    loop: asyncio.AbstractEventLoop, state: MeshState
+) -> None:
+    async def scenario() -> None:
+        stream, transport = open_stream(state)
+        stream.data_received(dump(Hello(NODE)))
+        await asyncio.sleep(0.3)
+        assert pings(transport) == 0 and not transport.closed
+        stream.connection_lost(None)
+
+    loop.run_until_complete(asyncio.wait_for(scenario(), 10))
+
+
+def test_every_stream_has_tcp_keepalive(loop: asyncio.AbstractEventLoop, state: MeshState) -> None:
+    async def scenario() -> None:
+        with socket.socket() as sock:
+            stream = DiscoveryStream(state, PRODUCTPAGE, heartbeat=2.0)
+            transport = FakeTransport()
+            transport.extra["socket"] = sock
+            stream.connection_made(transport)  # type: ignore[arg-type]
+            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == 2
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == 3
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 6000
+            stream.connection_lost(None)
 
     loop.run_until_complete(scenario())

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from mesh_runtime.xds.protocol import Ack, Hello, Nack, ProtocolError, Push, dump, load
+from mesh_runtime.xds.protocol import Ack, Hello, Nack, Ping, Pong, ProtocolError, Push, dump, load
 from tests.unit.xds.test_codec import sample_config
 
 
@@ -14,6 +14,8 @@ def test_messages_round_trip_as_single_lines() -> None:
         Push("43", "n2", endpoints=config.endpoints),
         Ack("42", "n1"),
         Nack("43", "n2", "cluster outbound|9080||x: no endpoints"),
+        Ping(),
+        Pong(),
     ):
         line = dump(message)
         assert line.endswith(b"\n") and line.count(b"\n") == 1
@@ -24,8 +26,9 @@ def test_messages_round_trip_as_single_lines() -> None:
     ("line", "message"),
     [
         (b"{not json", "not JSON"),
-        (b"[1]", "type is hello, push, ack or nack"),
-        (b'{"type": "bye"}', "type is hello, push, ack or nack"),
+        (b"[1]", "type is hello, push, ack, nack, ping or pong"),
+        (b'{"type": "bye"}', "type is hello, push, ack, nack, ping or pong"),
+        (b'{"type": "ping", "when": 1}', "Ping: unknown field"),
         (b'{"type": "ack", "version": 1, "nonce": "n"}', "Ack.version: expected str"),
     ],
 )
@@ -46,3 +49,8 @@ def test_an_old_proxys_hello_without_node_name_and_stats_port_is_read() -> None:
     assert isinstance(message, Hello)
     assert (message.node.id, message.node.admin_port) == ("ratings-v1.default", 15000)
     assert (message.node.node_name, message.node.stats_port) == ("", 0)
+
+
+def test_ping_and_pong_are_one_short_line_each() -> None:
+    assert dump(Ping()) == b'{"type":"ping"}\n'
+    assert dump(Pong()) == b'{"type":"pong"}\n'

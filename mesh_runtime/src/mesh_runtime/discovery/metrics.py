@@ -96,6 +96,10 @@ class DiscoveryMetrics:
             "Discovery streams refused (no client certificate, a Hello for another identity, bad messages).",
             ("reason",),
         )
+        self.silent_streams = Counter(
+            "meshd_discovery_streams_silent_total",
+            "Discovery streams closed as dead: the proxy sent nothing for three heartbeat intervals.",
+        )
 
     def families(self) -> list[MetricFamily]:
         return [
@@ -109,6 +113,7 @@ class DiscoveryMetrics:
             self.services,
             self.virtual_services,
             self.refused_streams,
+            self.silent_streams,
         ]
 
     def render_prometheus(self) -> str:

@@ -3,7 +3,8 @@
 - `POST /v1/certificates`: a CSR for one identity, authenticated by a bootstrap token that allows that
   identity, or (for renewals) by a client certificate of that same identity.
 - `GET /v1/trust-bundle`: the roots.
-- `GET /v1/discovery`: with a client certificate issued by the CA, upgraded to the discovery stream.
+- `GET /v1/discovery`: with a client certificate issued by the CA, upgraded to the discovery stream; kept
+  alive with Ping/Pong when the proxy asks (`Meshlab-Heartbeat`, see xds/heartbeat.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ..ca import (
     TTLError,
 )
 from ..ca.pki import certificate_pem
+from ..xds import heartbeat
 from .http import Request, Response, Upgrade, error_response, json_response
 from .state import MeshState
 from .stream import DiscoveryStream
@@ -34,12 +36,18 @@ UPGRADE_PROTOCOL = "meshlab-xds"
 
 class ControlPlaneHandler:
     def __init__(
-        self, state: MeshState, ca: CertificateAuthority, tokens: BootstrapTokens, trust_domain: str
+        self,
+        state: MeshState,
+        ca: CertificateAuthority,
+        tokens: BootstrapTokens,
+        trust_domain: str,
+        heartbeat_interval: float = heartbeat.DEFAULT_INTERVAL,
     ) -> None:
         self.state = state
         self.ca = ca
         self.tokens = tokens
         self.trust_domain = trust_domain
+        self.heartbeat_interval = heartbeat_interval
         self._signer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="meshd-ca")
 
     async def __call__(self, request: Request) -> Response | Upgrade:
@@ -124,8 +132,15 @@ class ControlPlaneHandler:
         if peer.trust_domain != self.trust_domain:
             metrics.refused_streams.increment("trust_domain")
             return error_response(403, f"{peer.uri} is not in this mesh's trust domain {self.trust_domain!r}")
-        state = self.state
-        return Upgrade(UPGRADE_PROTOCOL, lambda transport: DiscoveryStream(state, peer))
+        state, interval = self.state, self.heartbeat_interval
+        if not request.headers.get(heartbeat.HEADER.lower()):
+            # A proxy that does not know Ping: TCP keepalive only.
+            return Upgrade(UPGRADE_PROTOCOL, lambda _: DiscoveryStream(state, peer, keepalive=interval))
+        return Upgrade(
+            UPGRADE_PROTOCOL,
+            lambda _: DiscoveryStream(state, peer, heartbeat=interval),
+            ((heartbeat.HEADER, f"{interval:g}"),),
+        )
 
 
 def _peer_identity(certificate: dict[str, Any] | None) -> Identity | None:

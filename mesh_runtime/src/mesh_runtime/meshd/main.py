@@ -20,7 +20,9 @@ from ..cli.errors import EXIT_ERROR, EXIT_USAGE, CommandError
 from ..cli.flags import ArgumentParser
 from ..discovery.store import StoreError
 from ..validation.formats import parse_duration
+from ..xds.heartbeat import DEFAULT_INTERVAL as DEFAULT_HEARTBEAT_INTERVAL
 from .datadir import DEFAULT_DATA_DIR, DataDir, DataDirError, Initialized, initialize, read_trust_domain
+from .proxies import GRACE_PERIOD
 from .server import API_PORT, DISCOVERY_PORT, MONITORING_PORT, ListenError, Meshd, ServeOptions
 from .serving import serving_names
 
@@ -60,6 +62,23 @@ def build_parser() -> ArgumentParser:
         default=1.0,
         metavar="PERCENT",
         help="percentage of requests traced, 0-100 (Istio's default: 1)",
+    )
+    serve.add_argument(
+        "--workload-grace-period",
+        type=_duration,
+        default=GRACE_PERIOD,
+        metavar="DURATION",
+        help="how long the workload of a proxy whose stream ended or went silent stays registered, "
+        "unhealthy (no traffic goes to it), before it is removed; e.g. 30s or 2m (default 30s; Istio's "
+        "PILOT_WORKLOAD_ENTRY_GRACE_PERIOD)",
+    )
+    serve.add_argument(
+        "--heartbeat-interval",
+        type=_duration,
+        default=DEFAULT_HEARTBEAT_INTERVAL,
+        metavar="DURATION",
+        help="how often meshd pings each proxy on its discovery stream; a stream silent for three intervals "
+        "is closed as dead and its workload marked unhealthy at once (default 5s)",
     )
     serve.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     serve.set_defaults(handler=run_serve)
@@ -169,6 +188,14 @@ def _zipkin_address(text: str) -> str:
     return text
 
 
+def _duration(text: str) -> float:
+    """A positive duration as Go writes them (30s, 2m, 500ms, 1m30s), in seconds."""
+    nanos = parse_duration(text)
+    if nanos is None or nanos <= 0:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r}: use e.g. 30s, 2m or 500ms")
+    return nanos / 1e9
+
+
 def _data_dir(args: argparse.Namespace) -> Path:
     return Path(args.data_dir or os.environ.get(ENV_DATA_DIR) or DEFAULT_DATA_DIR).expanduser().absolute()
 
@@ -205,6 +232,8 @@ def run_serve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int
         api_port=args.api_port,
         zipkin_address=args.zipkin_address,
         trace_sampling=args.trace_sampling,
+        heartbeat_interval=args.heartbeat_interval,
+        workload_grace_period=args.workload_grace_period,
     )
     uvloop.run(Meshd(init, options).run())
     return 0

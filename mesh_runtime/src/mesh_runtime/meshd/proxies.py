@@ -5,8 +5,8 @@ A restart costs the data plane nothing: the workloads are restored as they were 
 first config a reconnecting proxy gets has the same endpoints it is serving. A restored workload that was
 healthy stays so until its proxy reconnects, for at most `reconnect_window` (twice the proxies' longest
 reconnect back-off); then it is treated as a stream found dead at that moment. A restored unhealthy one gets
-a full grace period from meshd's start. The streams meshd itself closes when it shuts down change nothing:
-the proxies behind them are alive and will reconnect.
+a whole grace period from meshd's start (at least the reconnect window). The streams meshd itself closes
+when it shuts down change nothing: the proxies behind them are alive and will reconnect.
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ from .workloads import SavedWorkload, WorkloadFile, load_workloads
 
 log = logging.getLogger(__name__)
 
-#: A workload whose proxy went away is removed after this long (unhealthy until then).
-WORKLOAD_EXPIRY = 600.0
+#: A workload whose proxy went away is removed after this long (unhealthy until then): long enough for a
+#: proxy that lost its stream (meshd restarted, a link flapped, the proxy restarted) to come back, its
+#: back-off being at most 5 s; short enough that a node that is gone for good leaves within a minute.
+GRACE_PERIOD = 30.0
 #: After a restart, a restored healthy workload waits this long for its proxy (2 x its longest back-off).
 RECONNECT_WINDOW = 10.0
 
@@ -33,7 +35,7 @@ class ProxyWorkloads:
         self,
         on_change: Callable[[], None],
         *,
-        grace_period: float = WORKLOAD_EXPIRY,
+        grace_period: float = GRACE_PERIOD,
         reconnect_window: float = RECONNECT_WINDOW,
         path: Path | None = None,
         run_in_writer: Callable[[Callable[[], None]], Awaitable[None]] | None = None,
@@ -77,8 +79,8 @@ class ProxyWorkloads:
             self.workloads[entry.node.id] = workload_from_node(entry.node, healthy=entry.healthy)
             if entry.healthy:
                 self._schedule(entry.node.id, self.reconnect_window, self._not_reconnected)
-            else:
-                self._schedule(entry.node.id, self.grace_period, self._expire)
+            else:  # a whole grace period from now, and never less than a proxy needs to reconnect
+                self._schedule(entry.node.id, max(self.grace_period, self.reconnect_window), self._expire)
         if saved:
             self._on_change()
             log.info(

@@ -18,11 +18,13 @@ from pathlib import Path
 from ..ca import BootstrapTokens
 from ..discovery.snapshot import MeshSettings
 from ..discovery.store import ConfigStore
+from ..xds.heartbeat import DEFAULT_INTERVAL as DEFAULT_HEARTBEAT_INTERVAL
 from .api import ConfigApiHandler
 from .control import ControlPlaneHandler
 from .datadir import Initialized
 from .http import Handler, HttpProtocol
 from .monitoring import MonitoringHandler
+from .proxies import GRACE_PERIOD
 from .state import MeshState
 
 log = logging.getLogger("meshd")
@@ -43,6 +45,10 @@ class ServeOptions:
     trace_sampling: float = 1.0
     debounce_after: float = 0.1
     debounce_max: float = 10.0
+    #: Seconds between Pings on a discovery stream; silent for three of them, it is closed as dead.
+    heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL
+    #: Seconds a workload whose proxy went away stays registered (unhealthy) before it is removed.
+    workload_grace_period: float = GRACE_PERIOD
 
 
 class ListenError(Exception):
@@ -70,11 +76,14 @@ class Meshd:
             ),
             debounce_after=options.debounce_after,
             debounce_max=options.debounce_max,
+            grace_period=options.workload_grace_period,
             workloads_file=init.data_dir.workloads,
         )
         state.restore_workloads()
         tokens = BootstrapTokens(init.data_dir.bootstrap_tokens, init.trust_domain)
-        control = ControlPlaneHandler(state, init.ca, tokens, init.trust_domain)
+        control = ControlPlaneHandler(
+            state, init.ca, tokens, init.trust_domain, heartbeat_interval=options.heartbeat_interval
+        )
         api = ConfigApiHandler(state, init.admin_token)
         monitoring = MonitoringHandler(state, init.ca.metrics, lambda: self.addresses.get("monitoring", ""))
         connections: set[asyncio.Transport] = set()

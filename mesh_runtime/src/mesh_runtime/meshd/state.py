@@ -21,7 +21,7 @@ from ..discovery.snapshot import CONFIG_KINDS, MeshSettings, Snapshot, build_sna
 from ..discovery.store import ConfigStore, PutNamespace, StoredObject, Write, WriteResult
 from ..resources import kinds as k
 from ..xds import Node
-from .proxies import RECONNECT_WINDOW, WORKLOAD_EXPIRY, ProxyWorkloads
+from .proxies import GRACE_PERIOD, RECONNECT_WINDOW, ProxyWorkloads
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -35,7 +35,7 @@ class MeshState:
         *,
         debounce_after: float = 0.1,
         debounce_max: float = 10.0,
-        workload_expiry: float = WORKLOAD_EXPIRY,
+        grace_period: float = GRACE_PERIOD,
         reconnect_window: float = RECONNECT_WINDOW,
         workloads_file: Path | None = None,
     ) -> None:
@@ -46,7 +46,7 @@ class MeshState:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="meshd-store")
         self.proxies = ProxyWorkloads(
             self._registry_changed,
-            grace_period=workload_expiry,
+            grace_period=grace_period,
             reconnect_window=reconnect_window,
             path=workloads_file,
             run_in_writer=self.run_in_writer,

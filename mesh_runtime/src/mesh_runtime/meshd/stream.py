@@ -4,6 +4,10 @@ The first line must be the proxy's Hello, and its Node must be the identity of t
 (namespace and service account); anything else ends the stream with a final Nack saying why, counted in
 `meshd_discovery_streams_refused_total`. Then the proxy's Acks and Nacks go to the push server, and pushes
 come back on the same connection. When the connection ends, the proxy's workload is marked unhealthy.
+
+A proxy that asked for a heartbeat (`xds/heartbeat.py`) is sent a Ping every interval; a stream on which it
+sent nothing for three intervals is closed at once (counted in `meshd_discovery_streams_silent_total`), which
+marks its workload unhealthy as any ended stream does. Every stream has TCP keepalive on.
 """
 
 from __future__ import annotations
@@ -14,28 +18,47 @@ from typing import cast
 
 from ..ca import Identity
 from ..discovery.push import ProxyConnection
-from ..xds.protocol import MAX_MESSAGE_BYTES, Ack, Hello, Nack, ProtocolError, dump, load
+from ..xds.heartbeat import DEFAULT_INTERVAL, enable_tcp_keepalive, silence_limit
+from ..xds.protocol import MAX_MESSAGE_BYTES, Ack, Hello, Nack, Ping, Pong, ProtocolError, dump, load
 from .state import MeshState
 
 log = logging.getLogger(__name__)
 
 
 class DiscoveryStream(asyncio.Protocol):
-    def __init__(self, state: MeshState, identity: Identity) -> None:
+    def __init__(
+        self,
+        state: MeshState,
+        identity: Identity,
+        heartbeat: float | None = None,
+        keepalive: float = DEFAULT_INTERVAL,
+    ) -> None:
         self._state = state
         self._identity = identity
+        #: The ping interval (seconds) when the proxy asked for a heartbeat; None when it did not.
+        self._heartbeat = heartbeat
+        self._keepalive = keepalive
         self._transport: asyncio.Transport | None = None
         self._buffer = bytearray()
         self._connection: ProxyConnection | None = None
         self._closed = False
+        self._heard = 0.0
+        self._beat: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it
         self._transport = cast(asyncio.Transport, transport)
+        enable_tcp_keepalive(transport.get_extra_info("socket"), self._heartbeat or self._keepalive)
+        if self._heartbeat is not None:
+            loop = asyncio.get_running_loop()
+            self._heard = loop.time()
+            self._beat = loop.call_later(self._heartbeat, self._on_beat)
 
     def data_received(self, data: bytes) -> None:
         if self._closed:
             return
+        if self._beat is not None:
+            self._heard = asyncio.get_running_loop().time()
         self._buffer += data
         while not self._closed:
             end = self._buffer.find(b"\n")
@@ -50,6 +73,8 @@ class DiscoveryStream(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
+        if self._beat is not None:
+            self._beat.cancel()
         if self._connection is not None:
             self._state.proxy_disconnected(self._connection)
             log.info("proxy %s disconnected", self._connection.node.id)
@@ -74,6 +99,8 @@ class DiscoveryStream(asyncio.Protocol):
             self._state.push.acknowledge(self._connection, message)
         elif isinstance(message, Nack):
             self._state.push.reject(self._connection, message)
+        elif isinstance(message, Pong):
+            pass  # heard: that is all a Pong says
         else:
             self._refuse("bad_message", f"unexpected {type(message).__name__.lower()} after hello")
 
@@ -92,6 +119,32 @@ class DiscoveryStream(asyncio.Protocol):
             return
         self._connection = self._state.proxy_connected(node, self._send, self._close)
         log.info("proxy %s connected as %s", node.id, identity.uri)
+
+    # -- heartbeat ------------------------------------------------------------------------------------------
+
+    def _on_beat(self) -> None:
+        """Every interval: close the stream if the proxy has been silent too long, else Ping it."""
+        assert self._heartbeat is not None
+        if self._closed:
+            return
+        loop = asyncio.get_running_loop()
+        silent = loop.time() - self._heard
+        if silent >= silence_limit(self._heartbeat):
+            self._silent(silent)
+            return
+        try:
+            self._send(dump(Ping()))
+        except ConnectionError:
+            return
+        self._beat = loop.call_later(self._heartbeat, self._on_beat)
+
+    def _silent(self, silent: float) -> None:
+        """Nothing came for too long: the proxy or the way to it is gone. Abort (do not wait to flush)."""
+        who = self._connection.node.id if self._connection is not None else self._identity.uri
+        self._state.push.metrics.silent_streams.increment()
+        log.warning("proxy %s sent nothing for %.1fs: its discovery stream is closed as dead", who, silent)
+        if self._transport is not None:
+            self._transport.abort()
 
     # -- writing --------------------------------------------------------------------------------------------
 

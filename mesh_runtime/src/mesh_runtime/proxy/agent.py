@@ -6,8 +6,10 @@ and the last good config kept on disk.
   back is checked, written to the data dir and loaded into the mTLS contexts; renewal at half-life.
 - Discovery: `GET /v1/discovery` upgraded to NDJSON with the workload certificate; Hello(node), then each
   Push is compiled and applied (Ack, and persisted) or rejected (Nack with the reason; the old config
-  stays). Reconnects with a jittered back-off (`backoff.py`) that starts over once meshd accepted the
-  stream; meanwhile requests keep flowing on the config in service.
+  stays). The proxy asks for a heartbeat: it answers meshd's Pings and drops a stream on which meshd sent
+  nothing for three ping intervals (`xds/heartbeat.py`). Reconnects with a jittered back-off
+  (`backoff.py`) that starts over once meshd accepted the stream; meanwhile requests keep flowing on the
+  config in service.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from mesh_runtime.ca.client import (
 )
 from mesh_runtime.ca.files import PRIVATE_FILE_MODE, ensure_private_directory, write_atomically
 from mesh_runtime.ca.identity import Identity
-from mesh_runtime.xds import protocol
+from mesh_runtime.xds import heartbeat, protocol
 
 from .backoff import Backoff
 from .router import ConfigError
@@ -188,6 +190,15 @@ class Agent:
             await asyncio.sleep(wait)
 
     async def _stream(self) -> None:
+        reader, writer = await self._connect()
+        try:
+            silence_limit = await self._open(reader, writer)
+            await self._follow(reader, writer, silence_limit)
+        finally:
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         settings = self.settings
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(
@@ -199,35 +210,47 @@ class Agent:
             ),
             _REQUEST_TIMEOUT,
         )
-        try:
-            writer.write(
-                f"GET /v1/discovery HTTP/1.1\r\nHost: {settings.discovery_host}:{settings.discovery_port}\r\n"
-                "Connection: Upgrade\r\nUpgrade: meshlab-xds\r\n\r\n".encode()
-            )
-            status, head = await _read_head(reader)
-            if status != 101:
-                body = await _read_body(reader, head)
-                raise ControlPlaneError(
-                    f"meshd did not open the discovery stream: {status} {_error_text(body)}"
-                )
-            writer.write(protocol.dump(protocol.Hello(self.runtime.node)))
-            await writer.drain()
-            self.connected = True
+        heartbeat.enable_tcp_keepalive(writer.get_extra_info("socket"))
+        return reader, writer
+
+    async def _open(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> float | None:
+        """Upgrade to the stream (asking for a heartbeat) and say Hello; how long meshd may stay silent
+        (None: meshd keeps no heartbeat)."""
+        settings = self.settings
+        writer.write(
+            f"GET /v1/discovery HTTP/1.1\r\nHost: {settings.discovery_host}:{settings.discovery_port}\r\n"
+            f"Connection: Upgrade\r\nUpgrade: meshlab-xds\r\n{heartbeat.HEADER}: 1\r\n\r\n".encode()
+        )
+        status, head = await asyncio.wait_for(_read_head(reader), _REQUEST_TIMEOUT)
+        if status != 101:
+            body = await asyncio.wait_for(_read_body(reader, head), _REQUEST_TIMEOUT)
+            raise ControlPlaneError(f"meshd did not open the discovery stream: {status} {_error_text(body)}")
+        writer.write(protocol.dump(protocol.Hello(self.runtime.node)))
+        await writer.drain()
+        self.connected = True
+        interval = heartbeat.parse_interval(head.get(heartbeat.HEADER.lower()))
+        if interval is None:
             log.info("discovery stream to meshd open")
-            while True:
-                line = await reader.readline()
-                if not line:
-                    raise ControlPlaneError("meshd closed the discovery stream")
-                message = protocol.load(line)
-                if isinstance(message, protocol.Push):
-                    writer.write(protocol.dump(await self.handle_push(message)))
-                    await writer.drain()
-                    self.reconnect.reset()  # meshd accepted this stream
-                elif isinstance(message, protocol.Nack):
-                    raise ControlPlaneError(f"meshd ended the stream: {message.error}")
-        finally:
-            with contextlib.suppress(Exception):
-                writer.close()
+            return None
+        heartbeat.enable_tcp_keepalive(writer.get_extra_info("socket"), interval)
+        log.info("discovery stream to meshd open (heartbeat every %gs)", interval)
+        return heartbeat.silence_limit(interval)
+
+    async def _follow(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, silence_limit: float | None
+    ) -> None:
+        """Apply each push and answer it, answer each Ping, until the stream ends (always by an exception)."""
+        while True:
+            message = protocol.load(await _next_line(reader, silence_limit))
+            if isinstance(message, protocol.Push):
+                writer.write(protocol.dump(await self.handle_push(message)))
+                await writer.drain()
+                self.reconnect.reset()  # meshd accepted this stream
+            elif isinstance(message, protocol.Ping):
+                writer.write(protocol.dump(protocol.Pong()))
+                await writer.drain()
+            elif isinstance(message, protocol.Nack):
+                raise ControlPlaneError(f"meshd ended the stream: {message.error}")
 
     async def handle_push(self, push: protocol.Push) -> protocol.Ack | protocol.Nack:
         """Apply a push; the answer to send back."""
@@ -296,6 +319,17 @@ def _with_endpoints(
     endpoints = [changed.pop(assignment.cluster, assignment) for assignment in config.endpoints]
     endpoints += changed.values()
     return dataclasses.replace(config, endpoints=tuple(endpoints), version=version)
+
+
+async def _next_line(reader: asyncio.StreamReader, silence_limit: float | None) -> bytes:
+    """The next message's line; ControlPlaneError when the stream ended, or stayed silent too long."""
+    try:
+        line = await asyncio.wait_for(reader.readline(), silence_limit)
+    except TimeoutError:
+        raise ControlPlaneError(f"meshd sent nothing for {silence_limit:g}s: the stream is dead") from None
+    if not line:
+        raise ControlPlaneError("meshd closed the discovery stream")
+    return line
 
 
 async def _read_head(reader: asyncio.StreamReader) -> tuple[int, dict[str, str]]:

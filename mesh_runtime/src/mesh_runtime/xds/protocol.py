@@ -4,6 +4,10 @@ The proxy opens the stream with `Hello` (its Node). meshd answers with `Push` me
 ProxyConfig or, for endpoint-only changes, just the changed ClusterLoadAssignments; every push carries a
 version and a nonce, and the proxy answers `Ack` once it serves that version or `Nack` with the reason
 (and keeps serving its last good config), as Envoy's xDS does.
+
+On a stream both sides agreed to keep alive (`heartbeat.py`), meshd also sends `Ping` every few seconds and
+the proxy answers `Pong`: a stream on which nothing arrives for a while is dead, FIN or no FIN. Neither is
+sent to a peer that did not ask for them, so older proxies and older meshds never see one.
 """
 
 from __future__ import annotations
@@ -46,10 +50,20 @@ class Nack:
     error: str
 
 
-Message = Hello | Push | Ack | Nack
-_TYPES: dict[str, Any] = {"hello": Hello, "push": Push, "ack": Ack, "nack": Nack}
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """meshd: are you there? (only on a stream with a heartbeat)"""
+
+
+@dataclass(frozen=True, slots=True)
+class Pong:
+    """The proxy: here (the answer to a Ping)."""
+
+
+Message = Hello | Push | Ack | Nack | Ping | Pong
+_TYPES: dict[str, Any] = {"hello": Hello, "push": Push, "ack": Ack, "nack": Nack, "ping": Ping, "pong": Pong}
 _NAMES: dict[type, str] = {cls: name for name, cls in _TYPES.items()}
-MessageType = Literal["hello", "push", "ack", "nack"]
+MessageType = Literal["hello", "push", "ack", "nack", "ping", "pong"]
 
 
 class ProtocolError(ValueError):
@@ -72,7 +86,7 @@ def load(line: bytes) -> Message:
     except ValueError as exc:
         raise ProtocolError(f"not JSON: {exc}") from exc
     if not isinstance(body, dict) or body.get("type") not in _TYPES:
-        raise ProtocolError("a message must be an object whose type is hello, push, ack or nack")
+        raise ProtocolError("a message must be an object whose type is hello, push, ack, nack, ping or pong")
     cls = _TYPES[body.pop("type")]
     try:
         return decode(cls, body)  # type: ignore[no-any-return]
