@@ -31,7 +31,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,12 +134,15 @@ class Lab:
         python: str = sys.executable,
         log_level: str = "info",
         start_timeout: float = START_TIMEOUT,
+        meshd_flags: Sequence[str] = (),
     ) -> None:
         self.spec = spec
         self.data_dir = data_dir.expanduser().absolute()
         self.python = python
         self.log_level = log_level
         self.start_timeout = start_timeout
+        #: More `meshd serve` flags (e.g. `--workload-grace-period 5s`).
+        self.meshd_flags = tuple(meshd_flags)
         self.allocator = PortAllocator()
         self.meshd_ports: MeshdPorts | None = None
         self.meshd: Child | None = None
@@ -299,6 +302,7 @@ class Lab:
                     "--log-level",
                     self.log_level,
                     *self._tracing_flags(),
+                    *self.meshd_flags,
                 )
             ),
             self.logs / "meshd.log",
