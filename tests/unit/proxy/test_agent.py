@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import socket
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,32 @@ def test_config_file_errors_name_the_file(tmp_path: Path) -> None:
         load_config_file(tmp_path / "missing.json")
     save_config(tmp_path, sidecar_config())
     assert load_config_file(tmp_path / "config.json") == sidecar_config()
+
+
+def test_the_same_config_pushed_again_after_a_reconnect_keeps_listeners_clusters_and_endpoints(
+    tmp_path: Path, loop: asyncio.AbstractEventLoop
+) -> None:
+    """A restarted meshd sends a returning proxy the config it serves, under a new version: nothing is
+    rebound or rebuilt (its sockets, connection pools and counters carry on)."""
+    agent = agent_for(tmp_path, loop)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = dataclasses.replace(
+        sidecar_config(endpoints=2), listeners=(xds.Listener("outbound", "outbound", "127.0.0.1", port),)
+    )
+    runtime = agent.runtime
+    try:
+        assert loop.run_until_complete(
+            agent.handle_push(protocol.Push("7.41", "n1", config))
+        ) == protocol.Ack("7.41", "n1")
+        (listener,) = runtime.listeners.bound.values()
+        cluster = runtime.clusters.clusters[CLUSTER]
+        endpoints = list(cluster.endpoints)
+        answer = loop.run_until_complete(agent.handle_push(protocol.Push("7.1", "n2", config)))
+        assert answer == protocol.Ack("7.1", "n2") and runtime.version == "7.1"
+        assert list(runtime.listeners.bound.values()) == [listener]
+        assert runtime.clusters.clusters[CLUSTER] is cluster and not cluster.retired
+        assert cluster.endpoints == endpoints  # the same endpoint states, pools and counters
+    finally:
+        runtime.listeners.close()
