@@ -1,7 +1,8 @@
 # meshlab
 #
-#   make rollout   set up this machine, then roll the mesh out on it:
-#                  ansible-playbook -i inventories/local playbooks/site.yml
+#   make rollout   set up this machine, then provision the lab on it and roll the mesh out across the lab:
+#                  ansible-playbook -i inventories/lab playbooks/site.yml (INVENTORY=inventories/local: this
+#                  machine alone)
 #   make test      set up this machine, then run every gate, in order, stopping at the first failure
 #                  (CI runs this through .ci/run)
 #
@@ -17,7 +18,7 @@ MAKEFLAGS += --no-print-directory
 
 ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 MESHLAB_SHARED ?= $(abspath $(ROOT)/../shared)
-INVENTORY ?= inventories/local
+INVENTORY ?= inventories/lab
 VENV := $(ROOT)/.venv
 BIN := $(VENV)/bin
 SETUP_STAMP := $(VENV)/.meshlab-setup
@@ -34,10 +35,11 @@ export LANG := C.UTF-8
 export LC_ALL := C.UTF-8
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup rollout test $(GATES) collection clean
+.PHONY: help setup rollout drills test $(GATES) collection clean
 
 help:
 	@echo "make rollout    set up, then ansible-playbook -i $(INVENTORY) playbooks/site.yml"
+	@echo "make drills     the lab's fault drills (after make rollout): playbooks/drills.yml"
 	@echo "make test       set up, then every gate in order: $(GATES)"
 	@echo "make setup      apt packages, .venv, requirements.txt, mesh_runtime and samples (editable)"
 	@echo "make <gate>     one gate: $(GATES)"
@@ -52,6 +54,9 @@ $(SETUP_STAMP): requirements.txt $(PROJECTS:%=%/pyproject.toml) .ci/setup
 
 rollout: setup
 	$(BIN)/ansible-playbook -i $(INVENTORY) playbooks/site.yml
+
+drills: setup
+	$(BIN)/ansible-playbook -i inventories/lab playbooks/drills.yml
 
 test: setup
 	@for gate in $(GATES); do \
@@ -92,10 +97,13 @@ sanity: collection
 
 # The rollout on this machine, end to end: site.yml twice (changed=0), the health checks' failure cases,
 # teardown; then the course walkthrough. They install and remove the mesh under /opt/meshlab, /etc/meshlab,
-# /var/lib/meshd and /var/lib/meshlab, on its usual ports.
+# /var/lib/meshd and /var/lib/meshlab, on its usual ports. Then the lab: three machines on the bridge
+# meshlab0 (198.18.0.0/24), site.yml across them twice, the health checks and fault drills, and their removal
+# (the root filesystem cache in /var/cache/meshlab/lab stays for the next run).
 molecule: setup
 	$(BIN)/molecule test -s default
 	$(BIN)/molecule test -s walkthrough
+	$(BIN)/molecule test -s lab
 
 clean:
 	rm -rf build
