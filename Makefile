@@ -76,7 +76,7 @@ pytest: setup
 	$(BIN)/pytest tests
 
 conformance: setup
-	$(BIN)/python $(MESHLAB_SHARED)/conformance/run_analyzers.py --meshctl $(BIN)/meshctl
+	$(BIN)/python tests/conformance/gate.py --meshctl $(BIN)/meshctl
 
 ansible-lint: setup
 	$(BIN)/ansible-lint
