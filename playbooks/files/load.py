@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A bounded load on one URL that counts every outcome: load.py URL --requests N [options].
 
 Each of --concurrency workers keeps one keep-alive connection (a new one after an error) and sends its share
@@ -146,7 +145,7 @@ def run(target: Target, requests: int, concurrency: int, rate: float) -> dict[st
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="load.py", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="load.py", description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("url", help="http://HOST:PORT/PATH")
     parser.add_argument("--requests", type=int, default=300, help="how many requests in all (default 300)")
     parser.add_argument("--concurrency", type=int, default=4, help="workers, one connection each (default 4)")

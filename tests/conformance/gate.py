@@ -59,7 +59,7 @@ def verdict(passed: Counter[str], failed: Counter[str], known: Counter[str]) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="gate.py", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="gate.py", description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--meshctl", required=True, help="the meshctl to test")
     parser.add_argument(
         "--shared",
