@@ -215,7 +215,7 @@ class DownstreamProtocol(asyncio.Protocol):
         self.route: CompiledRoute | None = None
         self.cluster: ClusterState | None = None
         self.endpoint: EndpointState | None = None
-        self.upstream: UpstreamConnection | None = None
+        self.upstream: UpstreamConnection[EndpointState] | None = None
         self.waiting = False
         self.head = b""
         self.pending: list[bytes] = []
@@ -848,7 +848,7 @@ class DownstreamProtocol(asyncio.Protocol):
         else:
             self.waiting = True
 
-    def upstream_ready(self, connection: UpstreamConnection) -> None:
+    def upstream_ready(self, connection: UpstreamConnection[EndpointState]) -> None:
         """A connection for this request: send the head and whatever body has arrived."""
         cluster = connection.endpoint.cluster
         if not self.active or self.closed or connection.endpoint is not self.endpoint or self.upstream:
@@ -903,7 +903,7 @@ class DownstreamProtocol(asyncio.Protocol):
             body += b", transport failure reason: " + reason.encode()
         self._reply(503, body, "")
 
-    def upstream_headers(self, connection: UpstreamConnection, status: int) -> int:
+    def upstream_headers(self, connection: UpstreamConnection[EndpointState], status: int) -> int:
         retry = self.route.retry if self.route is not None else None
         endpoint = connection.endpoint
         cluster = endpoint.cluster
@@ -924,10 +924,10 @@ class DownstreamProtocol(asyncio.Protocol):
             return REWRITE
         return PASS
 
-    def upstream_body(self, connection: UpstreamConnection, data: bytes) -> None:
+    def upstream_body(self, connection: UpstreamConnection[EndpointState], data: bytes) -> None:
         self.transport.write(wire.chunk(data) if self.response_chunked else data)
 
-    def upstream_done(self, connection: UpstreamConnection) -> None:
+    def upstream_done(self, connection: UpstreamConnection[EndpointState]) -> None:
         if connection is not self.upstream:
             return
         if self.response_chunked:
@@ -939,7 +939,7 @@ class DownstreamProtocol(asyncio.Protocol):
             keep_alive = False  # the client is still sending a body nobody will read
         self._end_exchange(keep_alive)
 
-    def upstream_lost(self, connection: UpstreamConnection, error: str) -> None:
+    def upstream_lost(self, connection: UpstreamConnection[EndpointState], error: str) -> None:
         """The upstream connection closed (or spoke garbage) while serving this request."""
         if connection is not self.upstream:
             return
@@ -973,7 +973,7 @@ class DownstreamProtocol(asyncio.Protocol):
         else:
             self._resume(_PAUSE_UPSTREAM)
 
-    def _write_rewritten_head(self, connection: UpstreamConnection, status: int) -> None:
+    def _write_rewritten_head(self, connection: UpstreamConnection[EndpointState], status: int) -> None:
         lines = [wire.status_line(status)]
         chunked = False
         for line in connection.lines:

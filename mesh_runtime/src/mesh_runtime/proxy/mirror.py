@@ -46,7 +46,7 @@ class MirrorRequest:
         self._body = body
         self._head_request = head_request
         self._endpoint: EndpointState | None = None
-        self._connection: UpstreamConnection | None = None
+        self._connection: UpstreamConnection[EndpointState] | None = None
         self._timer = runtime.loop.call_later(MIRROR_TIMEOUT, self._give_up)
 
     def start(self) -> None:
@@ -62,7 +62,7 @@ class MirrorRequest:
         elif result == OVERFLOW:
             self._timer.cancel()
 
-    def upstream_ready(self, connection: UpstreamConnection) -> None:
+    def upstream_ready(self, connection: UpstreamConnection[EndpointState]) -> None:
         if self._connection is not None or self._timer.cancelled():
             self._cluster.release(connection, reusable=True)
             return
@@ -76,18 +76,18 @@ class MirrorRequest:
     def upstream_failed(self, endpoint: EndpointState, reason: str) -> None:
         self._timer.cancel()
 
-    def upstream_headers(self, connection: UpstreamConnection, status: int) -> int:
+    def upstream_headers(self, connection: UpstreamConnection[EndpointState], status: int) -> int:
         return PASS
 
-    def upstream_body(self, connection: UpstreamConnection, data: bytes) -> None:
+    def upstream_body(self, connection: UpstreamConnection[EndpointState], data: bytes) -> None:
         pass
 
-    def upstream_done(self, connection: UpstreamConnection) -> None:
+    def upstream_done(self, connection: UpstreamConnection[EndpointState]) -> None:
         self._timer.cancel()
         self._connection = None
         self._cluster.release(connection, reusable=connection.keep_alive)
 
-    def upstream_lost(self, connection: UpstreamConnection, error: str) -> None:
+    def upstream_lost(self, connection: UpstreamConnection[EndpointState], error: str) -> None:
         self._timer.cancel()
         self._connection = None
 

@@ -54,7 +54,7 @@ class ProxyRuntime:
         self.tls_optional = False
         self.workload_tls = WorkloadTls()
         self.file_contexts = FileContexts()
-        self.clusters = ClusterManager(loop, self.workload_tls, self.file_contexts, self.stats)
+        self.clusters = ClusterManager(loop, self.workload_tls, self.file_contexts)
         self.listeners = ListenerManager(self)
         self.compiled: CompiledConfig | None = None
         self.last_error = ""
