@@ -23,7 +23,7 @@ from . import wire
 from .accesslog import AccessLog
 from .authz import principal_of
 from .cluster import OVERFLOW, ClusterState, EndpointState
-from .config import ATTEMPT_ENDINGS, ListenerConfig
+from .config import ATTEMPT_ENDINGS, ListenerConfig, ListenerConfigRef
 from .cors import OPTIONS, ORIGIN, REQUEST_HEADERS, REQUEST_METHOD, CompiledCors
 from .outlier import LOCAL_FAILURE_STATUS
 from .router import DIRECT_RESPONSE, REDIRECT, CompiledRoute, HeaderOps, rewrite_path
@@ -32,7 +32,7 @@ from .tracing import TRACE_HEADERS, SpanContext, outgoing_headers, start_span, w
 from .upstream import DISCARD, PASS, REWRITE, UpstreamConnection
 
 if TYPE_CHECKING:
-    from .server import ProxyRuntime
+    from .runtime import ConnectionRuntime
 
 log = logging.getLogger("mesh_runtime.proxy")
 
@@ -170,7 +170,7 @@ class DownstreamProtocol(asyncio.Protocol):
         "last_flags",
     )
 
-    def __init__(self, runtime: ProxyRuntime, listener: ListenerConfigRef) -> None:
+    def __init__(self, runtime: ConnectionRuntime, listener: ListenerConfigRef) -> None:
         # Per-connection state
         self.runtime = runtime
         self.listener_ref = listener
@@ -1405,15 +1405,6 @@ class _Rejected(Exception):
 
 class _HeadersTooLarge(_Rejected):
     pass
-
-
-class ListenerConfigRef:
-    """The current compiled config of one listening socket; a push swaps `current`."""
-
-    __slots__ = ("current",)
-
-    def __init__(self, current: ListenerConfig) -> None:
-        self.current = current
 
 
 def _merge_ops(first: HeaderOps | None, second: HeaderOps) -> HeaderOps:

@@ -17,7 +17,7 @@ from .upstream import PASS, UpstreamConnection
 from .wire import LAST_CHUNK, chunk
 
 if TYPE_CHECKING:
-    from .server import ProxyRuntime
+    from .runtime import ConnectionRuntime
 
 #: A mirror that has not finished by then is dropped.
 MIRROR_TIMEOUT = 30.0
@@ -37,7 +37,12 @@ _DISCARD = _Discard()
 
 class MirrorRequest:
     def __init__(
-        self, runtime: ProxyRuntime, cluster: ClusterState, head: bytes, head_request: bool, body: bytes = b""
+        self,
+        runtime: ConnectionRuntime,
+        cluster: ClusterState,
+        head: bytes,
+        head_request: bool,
+        body: bytes = b"",
     ) -> None:
         self.transport = _DISCARD
         self._runtime = runtime
@@ -114,7 +119,7 @@ def shadow_head(lines: list[bytes], authority: bytes) -> bytes:
 
 
 def send_mirror(
-    runtime: ProxyRuntime, cluster: ClusterState, head: bytes, head_request: bool, body: bytes = b""
+    runtime: ConnectionRuntime, cluster: ClusterState, head: bytes, head_request: bool, body: bytes = b""
 ) -> None:
     """Send a copy of a request (shadow head, then the whole body framed as that head says) to `cluster`."""
     MirrorRequest(runtime, cluster, head, head_request, body).start()
