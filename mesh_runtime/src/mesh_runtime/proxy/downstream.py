@@ -26,7 +26,7 @@ from .cluster import OVERFLOW, ClusterState, EndpointState
 from .config import ATTEMPT_ENDINGS, ListenerConfig, ListenerConfigRef
 from .cors import OPTIONS, ORIGIN, REQUEST_HEADERS, REQUEST_METHOD, CompiledCors
 from .outlier import LOCAL_FAILURE_STATUS
-from .router import DIRECT_RESPONSE, REDIRECT, CompiledRoute, HeaderOps, rewrite_path
+from .router import DIRECT_RESPONSE, REDIRECT, CompiledRoute, HeaderOps, matched_block, rewrite_path
 from .telemetry import PEER_HEADER, Series
 from .tracing import TRACE_HEADERS, SpanContext, outgoing_headers, start_span, wall_clock_start
 from .upstream import DISCARD, PASS, REWRITE, UpstreamConnection
@@ -758,7 +758,7 @@ class DownstreamProtocol(asyncio.Protocol):
         rewrite = route.rewrite
         assert rewrite is not None
         if rewrite.prefix is not None or rewrite.regex is not None:
-            block = self._matched_block(route)
+            block = matched_block(route, self)
             self.path = rewrite_path(rewrite, self.path, self.path_only(), block)
             self.lines[0] = self.method + _SP + self.path + wire.HTTP11
         if rewrite.authority is not None:
@@ -768,16 +768,6 @@ class DownstreamProtocol(asyncio.Protocol):
                 self.lines[self.host_index] = line
             else:
                 self.lines.insert(len(self.lines) - 1, line)
-
-    def _matched_block(self, route: CompiledRoute) -> int:
-        from .matchers import compile_route_match
-
-        node = self.runtime.node
-        for index, match in enumerate(route.matches):
-            compiled = compile_route_match(match, "", node.labels, node.namespace)
-            if compiled is not None and compiled(self):
-                return index
-        return 0
 
     def _apply_request_ops(self, ops: HeaderOps) -> None:
         end = self.lines.pop()

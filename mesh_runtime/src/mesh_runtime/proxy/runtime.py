@@ -13,8 +13,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from mesh_runtime import xds
-
     from .accesslog import AccessLog
     from .config import ListenerConfig, ListenerConfigRef
     from .stats import Stats
@@ -43,7 +41,6 @@ class ConnectionRuntime(Protocol):
     """The process-wide state one connection (or listening socket) reads and counts into."""
 
     loop: asyncio.AbstractEventLoop
-    node: xds.Node
     stats: Stats
     metrics: IstioMetrics
     metrics_enabled: bool
