@@ -7,8 +7,7 @@ import asyncio
 import pytest
 
 from mesh_runtime import xds
-from mesh_runtime.proxy import route_features
-from mesh_runtime.proxy.downstream import DownstreamProtocol
+from mesh_runtime.proxy import downstream, route_features
 
 from .harness import (
     CLUSTER,
@@ -427,7 +426,7 @@ def test_exceptions_are_contained(loop: asyncio.AbstractEventLoop, monkeypatch: 
     def broken(*_: object) -> None:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(DownstreamProtocol, "_find_route", broken)  # slots: patched on the class
+    monkeypatch.setattr(downstream, "find_route", broken)  # the router's lookup, as downstream calls it
     client.data_received(GET)
     assert transport.closed
     assert transport.take().startswith(b"HTTP/1.1 500")

@@ -1,11 +1,17 @@
 """The downstream side: one asyncio.Protocol per client connection, parsing requests with httptools and
-routing them (Envoy's HTTP connection manager and router filter in one class).
+routing them (the state machine of Envoy's HTTP connection manager and router filter).
 
 Per-connection and per-request state are fields of the protocol (HTTP/1.1 serves one request at a time on a
 connection; pipelined requests wait, parsed, in a queue). The common request costs: the parser callbacks,
 one dict lookup for the host, the route's match closures, a balancer pick, a pooled connection, one write of
 the head upstream and byte-for-byte writes of the response back. Everything else (faults, mirrors,
 rewrites, header operations, timeouts, retries) is behind a flag checked once.
+
+This module holds the state machine: a request is parsed, dispatched, attempted upstream (again, on a
+retry), answered and ended, on a connection that may be closed or reset at any point. What the state
+machine calls on the way lives beside it: the request head and the view matches read (request_head.py,
+request_view.py, the bases of the class), pipelining (pipelining.py), the per-route features
+(route_features.py) and the recording of each ended exchange (exchange_record.py).
 """
 
 from __future__ import annotations
@@ -23,13 +29,7 @@ from .config import ATTEMPT_ENDINGS, ListenerConfig, ListenerConfigRef
 from .exchange_record import record_exchange
 from .outlier import LOCAL_FAILURE_STATUS
 from .pipelining import PipelinedRequest, queue_pipelined, replay_pipelined
-from .request_head import (
-    KNOWN_NAMES,
-    append_forwarded_for,
-    classify,
-    note_special_header,
-    split_absolute_form,
-)
+from .request_head import HeadersTooLarge, RejectedRequest, absolute_form, finish_head
 from .request_view import RoutedRequestView
 from .route_features import (
     cors_reply_lines,
@@ -40,9 +40,9 @@ from .route_features import (
     slow_route,
     write_rewritten_head,
 )
-from .router import CompiledRoute, HeaderOps
+from .router import CompiledRoute, HeaderOps, find_route
 from .telemetry import Series
-from .tracing import TRACE_HEADERS, SpanContext, outgoing_headers, start_span
+from .tracing import SpanContext
 from .upstream import DISCARD, PASS, REWRITE, UpstreamConnection
 
 if TYPE_CHECKING:
@@ -51,9 +51,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("mesh_runtime.proxy")
 
 _HEAD = b"HEAD"
-_XFP_HTTP = b"x-forwarded-proto: http\r\n"
-_XFP_HTTPS = b"x-forwarded-proto: https\r\n"
-_SP = b" "
 _HTTP = b"http://"
 _HTTPS = b"https://"
 
@@ -64,7 +61,7 @@ _PAUSE_PIPELINE = 4  # a pipelined request waits for the current one
 
 
 class DownstreamProtocol(RoutedRequestView, asyncio.Protocol):
-    # Slots, not an instance dict: some seventy attributes, read and written on every request.
+    # Slots, not an instance dict: some seventy attributes (with the bases'), read and written per request.
     __slots__ = (
         "runtime",
         "listener_ref",
@@ -80,21 +77,6 @@ class DownstreamProtocol(RoutedRequestView, asyncio.Protocol):
         "queue",
         "replaying",
         "raw_backlog",
-        "in_head",
-        "head_bytes",
-        "url",
-        "lines",
-        "host",
-        "host_index",
-        "has_request_id",
-        "has_forwarded_proto",
-        "forwarded_for",
-        "has_body",
-        "request_chunked",
-        "expect_continue",
-        "saw_connection",
-        "peer_metadata",
-        "body_bytes",
         "active",
         "request_complete",
         "listener",
@@ -109,13 +91,11 @@ class DownstreamProtocol(RoutedRequestView, asyncio.Protocol):
         "endpoint",
         "upstream",
         "waiting",
-        "head",
         "pending",
         "replay",
         "counted",
         "replay_bytes",
         "clock",
-        "started",
         "span",
         "request_bytes",
         "response_bytes",
@@ -130,7 +110,6 @@ class DownstreamProtocol(RoutedRequestView, asyncio.Protocol):
         "response_chunked",
         "timer",
         "try_timer",
-        "matched_block",
         "mirrors",
         "last_series",
         "last_target",
@@ -139,6 +118,7 @@ class DownstreamProtocol(RoutedRequestView, asyncio.Protocol):
     )
 
     def __init__(self, runtime: ConnectionRuntime, listener: ListenerConfigRef) -> None:
+        super().__init__()  # the request head's fields
         # Per-connection state
         self.runtime = runtime
         self.listener_ref = listener
@@ -154,22 +134,6 @@ class DownstreamProtocol(RoutedRequestView, asyncio.Protocol):
         self.queue: deque[PipelinedRequest] | None = None
         self.replaying = False
         self.raw_backlog = b""
-        self.in_head = False
-        self.head_bytes = 0
-        # Per-request state: parsing
-        self.url = b""
-        self.lines: list[bytes] = []
-        self.host = b""
-        self.host_index = 0
-        self.has_request_id = False
-        self.has_forwarded_proto = False
-        self.forwarded_for = -1
-        self.has_body = False
-        self.request_chunked = False
-        self.expect_continue = False
-        self.saw_connection = False
-        self.peer_metadata = b""
-        self.body_bytes = 0
         # Per-request state: the exchange
         self.active = False
         self.request_complete = False
@@ -185,7 +149,6 @@ class DownstreamProtocol(RoutedRequestView, asyncio.Protocol):
         self.endpoint: EndpointState | None = None
         self.upstream: UpstreamConnection[EndpointState] | None = None
         self.waiting = False
-        self.head = b""
         self.pending: list[bytes] = []
         self.replay: list[bytes] | None = []
         self.counted = False
@@ -206,7 +169,6 @@ class DownstreamProtocol(RoutedRequestView, asyncio.Protocol):
         self.response_chunked = False
         self.timer: asyncio.TimerHandle | None = None
         self.try_timer: asyncio.TimerHandle | None = None
-        self.matched_block = 0
         # Mirrors waiting for the request's body (cluster, shadow head); None unless the route mirrors one
         self.mirrors: list[tuple[ClusterState, bytes]] | None = None
         self.header_map = None
@@ -283,9 +245,9 @@ class DownstreamProtocol(RoutedRequestView, asyncio.Protocol):
         except httptools.HttpParserUpgrade:
             self._reject(400, wire.BODY_BAD_REQUEST)  # upgrades (WebSocket, CONNECT) are not proxied yet
         except httptools.HttpParserError as exc:
-            if isinstance(exc.__context__, _HeadersTooLarge):
+            if isinstance(exc.__context__, HeadersTooLarge):
                 self._reject(431, wire.BODY_HEADERS_TOO_LARGE)
-            elif isinstance(exc.__context__, Exception) and not isinstance(exc.__context__, _Rejected):
+            elif isinstance(exc.__context__, Exception) and not isinstance(exc.__context__, RejectedRequest):
                 self._contain(exc.__context__)
             else:
                 self._reject(400, wire.BODY_BAD_REQUEST)
@@ -297,41 +259,10 @@ class DownstreamProtocol(RoutedRequestView, asyncio.Protocol):
 
     # -- parser callbacks --------------------------------------------------------------------------------
 
-    def on_message_begin(self) -> None:
-        if self.closed:
-            raise _Rejected()  # stop parsing what follows a request that closed the connection
-        self.in_head = True
-        self.head_bytes = 0
-        self.started = self.clock()
-        self.url = b""
-        self.lines = [b""]
-        self.host = b""
-        self.host_index = 0
-        self.has_request_id = False
-        self.has_forwarded_proto = False
-        self.forwarded_for = -1
-        self.has_body = False
-        self.request_chunked = False
-        self.expect_continue = False
-        self.saw_connection = False
-        self.peer_metadata = b""
-        self.body_bytes = 0
-
-    def on_url(self, url: bytes) -> None:
-        self.url += url
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        kind = KNOWN_NAMES.get(name)
-        if kind is None:
-            kind = classify(name)
-        if kind and note_special_header(self, kind, name, value):
-            return
-        self.lines.append(name + wire.HEADER_SEPARATOR + value + wire.CRLF)
-
     def on_headers_complete(self) -> None:
         self.in_head = False
         if len(self.lines) > wire.MAX_HEADER_COUNT:
-            raise _HeadersTooLarge()
+            raise HeadersTooLarge()
         if self.active:
             queue_pipelined(self)
             self._pause(_PAUSE_PIPELINE)
@@ -414,7 +345,7 @@ class DownstreamProtocol(RoutedRequestView, asyncio.Protocol):
             self.path = url
             self.authority = self.host
         elif url.startswith(_HTTP) or url.startswith(_HTTPS):
-            self._absolute_form(url)
+            absolute_form(self, url)
         else:
             self.path = url  # `*` (OPTIONS) or an authority (CONNECT, refused by the parser)
             self.authority = self.host
@@ -426,7 +357,7 @@ class DownstreamProtocol(RoutedRequestView, asyncio.Protocol):
             self.runtime.stats.rbac_allowed += 1
         route = listener.fixed_route
         if route is None:
-            route = self._find_route(listener)
+            route = find_route(listener.table, self)
             if route is None:
                 self.reply(404, b"", wire.NO_ROUTE_FOUND)
                 return
@@ -434,65 +365,13 @@ class DownstreamProtocol(RoutedRequestView, asyncio.Protocol):
         self.cluster = route.cluster
         self.response_ops = route.response_ops
         self.rewrite_response = route.rewrites_response or self.http10
-        self._finish_head(listener, route)
+        finish_head(self, listener, route)
         if route.slow:
             slow_route(self, route)
             return
         if route.timeout is not None:
             self.timer = self.runtime.loop.call_later(route.timeout, on_timeout, self)
         self.attempt_upstream()
-
-    def _absolute_form(self, url: bytes) -> None:
-        self.authority, self.path = split_absolute_form(url)
-        host_line = b"host: " + self.authority + wire.CRLF
-        if self.host_index:
-            self.lines[self.host_index] = host_line
-        else:
-            self.host_index = len(self.lines)
-            self.lines.append(host_line)
-
-    def _find_route(self, listener: ListenerConfig) -> CompiledRoute | None:
-        assert listener.table is not None
-        vhost = listener.table.lookup(self.authority.lower())
-        if vhost is None:
-            return None
-        for route in vhost.routes:
-            match = route.match
-            if match is None or match(self):
-                return route
-        return None
-
-    def _finish_head(self, listener: ListenerConfig, route: CompiledRoute) -> None:
-        """The request line and the headers the proxy adds; the attempt count goes last, per try."""
-        lines = self.lines
-        lines[0] = self.method + _SP + self.path + wire.HTTP11
-        if not self.has_request_id:
-            lines.append(self.runtime.request_ids.header())
-        if not self.has_forwarded_proto:
-            lines.append(_XFP_HTTPS if self.scheme == b"https" else _XFP_HTTP)
-        if self.client_cert_line:
-            lines.append(self.client_cert_line)
-        if listener.append_forwarded_for:
-            append_forwarded_for(lines, self.forwarded_for, self.peer_address)
-        if self.runtime.tracer.collector is not None:
-            self._start_span()
-        if route.extra_headers:
-            lines.append(route.extra_headers)
-        if listener.peer_line:
-            # The caller's metadata goes to mesh peers only; upstream_ready blanks it for anyone else.
-            self.peer_index = len(lines)
-            lines.append(listener.peer_line)
-        lines.append(wire.CRLF)
-
-    def _start_span(self) -> None:
-        """Tracing on: this hop's span, and the trace headers rewritten for the next hop."""
-        self.header_map = None
-        span = self.span = start_span(self.header, self.runtime.tracer.sampling)
-        lines = self.lines
-        for index in range(1, len(lines)):
-            if lines[index].split(b":", 1)[0].strip().lower() in TRACE_HEADERS:
-                lines[index] = b""  # emptied, not removed: other fields hold indexes into the lines
-        lines.append(outgoing_headers(span))
 
     # -- upstream ----------------------------------------------------------------------------------------
 
@@ -803,11 +682,3 @@ class DownstreamProtocol(RoutedRequestView, asyncio.Protocol):
             self._resume(_PAUSE_PIPELINE)
             if backlog:
                 self.data_received(backlog)
-
-
-class _Rejected(Exception):
-    pass
-
-
-class _HeadersTooLarge(_Rejected):
-    pass

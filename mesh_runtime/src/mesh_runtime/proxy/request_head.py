@@ -1,21 +1,29 @@
-"""Request-head classification: the few header names the proxy acts on while a request head is parsed, and
-what it notes of each.
+"""The request head: parsing it (the parser's head callbacks, and the few header names the proxy acts on),
+and building the head that is forwarded upstream.
 
-A table and one function over it, kept out of the connection's state machine: the parser callback looks a
-name up in `KNOWN_NAMES` (names as clients spell them, filled as they are seen) and, for the few names that
-matter, `note_special_header` records the fact on the request being parsed and says whether the line is
-forwarded. Every other header line goes upstream as it came, without being lowered or looked at again.
+Classification is a table and one function over it: `on_header` looks a name up in `KNOWN_NAMES` (names as
+clients spell them, filled as they are seen) and, for the few names that matter, `note_special_header`
+records the fact and says whether the line is forwarded. Every other header line goes upstream as it came,
+without being lowered or looked at again. `RequestHead` holds what is parsed of a head and is a base of the
+downstream connection, whose state machine takes over once the head is complete; `finish_head` then adds
+the lines the proxy sets. None of this decides what happens to the request, so it lives apart from the
+state machine (as a codec apart from the connection manager).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from . import wire
 from .telemetry import PEER_HEADER
+from .tracing import TRACE_HEADERS, outgoing_headers, start_span
 
 if TYPE_CHECKING:
-    from .config import ListenerConfigRef
+    from .config import ListenerConfig, ListenerConfigRef
+    from .router import CompiledRoute
+    from .runtime import ConnectionRuntime
+    from .tracing import SpanContext
 
 # The kinds of header the proxy acts on (0: none).
 (
@@ -111,6 +119,168 @@ def note_special_header(request: HeadBeingParsed, kind: int, name: bytes, value:
         request.peer_metadata = value  # read by the receiving sidecar, never seen by an app
         return True
     return False
+
+
+class RejectedRequest(Exception):
+    """Raised in a parser callback to stop parsing (the parser reports it as a parse error)."""
+
+
+class HeadersTooLarge(RejectedRequest):
+    pass
+
+
+class RequestHead:
+    """What is parsed of the current request's head, and the parser callbacks that fill it in."""
+
+    __slots__ = (
+        "in_head",
+        "head_bytes",
+        "url",
+        "lines",
+        "host",
+        "host_index",
+        "has_request_id",
+        "has_forwarded_proto",
+        "forwarded_for",
+        "has_body",
+        "request_chunked",
+        "expect_continue",
+        "saw_connection",
+        "peer_metadata",
+        "body_bytes",
+        "started",
+    )
+
+    # Set by the connection (the subclass).
+    closed: bool
+    clock: Callable[[], float]
+    client_cert_line: bytes
+    listener_ref: ListenerConfigRef
+
+    def __init__(self) -> None:
+        self.in_head = False
+        self.head_bytes = 0
+        self.url = b""
+        #: The head's lines as forwarded: [request line, header lines…]; emptied lines stay (indexes).
+        self.lines: list[bytes] = []
+        self.host = b""
+        self.host_index = 0
+        self.has_request_id = False
+        self.has_forwarded_proto = False
+        self.forwarded_for = -1
+        self.has_body = False
+        self.request_chunked = False
+        self.expect_continue = False
+        self.saw_connection = False
+        self.peer_metadata = b""
+        self.body_bytes = 0
+        #: When the request began (its first byte parsed), on the connection's clock.
+        self.started = 0.0
+
+    def on_message_begin(self) -> None:
+        if self.closed:
+            raise RejectedRequest()  # stop parsing what follows a request that closed the connection
+        self.in_head = True
+        self.head_bytes = 0
+        self.started = self.clock()
+        self.url = b""
+        self.lines = [b""]
+        self.host = b""
+        self.host_index = 0
+        self.has_request_id = False
+        self.has_forwarded_proto = False
+        self.forwarded_for = -1
+        self.has_body = False
+        self.request_chunked = False
+        self.expect_continue = False
+        self.saw_connection = False
+        self.peer_metadata = b""
+        self.body_bytes = 0
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        kind = KNOWN_NAMES.get(name)
+        if kind is None:
+            kind = classify(name)
+        if kind and note_special_header(self, kind, name, value):
+            return
+        self.lines.append(name + wire.HEADER_SEPARATOR + value + wire.CRLF)
+
+
+# -- the head forwarded upstream ----------------------------------------------------------------------------
+
+_SP = b" "
+_XFP_HTTP = b"x-forwarded-proto: http\r\n"
+_XFP_HTTPS = b"x-forwarded-proto: https\r\n"
+
+
+class HeadToForward(Protocol):
+    """The dispatched request whose head is completed for upstream (the downstream connection)."""
+
+    runtime: ConnectionRuntime
+    method: bytes
+    path: bytes
+    authority: bytes
+    scheme: bytes
+    lines: list[bytes]
+    host_index: int
+    has_request_id: bool
+    has_forwarded_proto: bool
+    forwarded_for: int
+    client_cert_line: bytes
+    peer_address: bytes
+    peer_index: int
+    span: SpanContext | None
+    header_map: dict[bytes, bytes] | None
+
+    def header(self, name: bytes) -> bytes | None: ...
+
+
+def absolute_form(request: HeadToForward, url: bytes) -> None:
+    """An absolute-form request target: forwarded in origin form, its authority as the Host."""
+    request.authority, request.path = split_absolute_form(url)
+    host_line = b"host: " + request.authority + wire.CRLF
+    if request.host_index:
+        request.lines[request.host_index] = host_line
+    else:
+        request.host_index = len(request.lines)
+        request.lines.append(host_line)
+
+
+def finish_head(request: HeadToForward, listener: ListenerConfig, route: CompiledRoute) -> None:
+    """The request line and the headers the proxy adds; the attempt count goes last, per try."""
+    lines = request.lines
+    lines[0] = request.method + _SP + request.path + wire.HTTP11
+    if not request.has_request_id:
+        lines.append(request.runtime.request_ids.header())
+    if not request.has_forwarded_proto:
+        lines.append(_XFP_HTTPS if request.scheme == b"https" else _XFP_HTTP)
+    if request.client_cert_line:
+        lines.append(request.client_cert_line)
+    if listener.append_forwarded_for:
+        append_forwarded_for(lines, request.forwarded_for, request.peer_address)
+    if request.runtime.tracer.collector is not None:
+        trace_head(request)
+    if route.extra_headers:
+        lines.append(route.extra_headers)
+    if listener.peer_line:
+        # The caller's metadata goes to mesh peers only; upstream_ready blanks it for anyone else.
+        request.peer_index = len(lines)
+        lines.append(listener.peer_line)
+    lines.append(wire.CRLF)
+
+
+def trace_head(request: HeadToForward) -> None:
+    """Tracing on: this hop's span, and the trace headers rewritten for the next hop."""
+    request.header_map = None
+    span = request.span = start_span(request.header, request.runtime.tracer.sampling)
+    lines = request.lines
+    for index in range(1, len(lines)):
+        if lines[index].split(b":", 1)[0].strip().lower() in TRACE_HEADERS:
+            lines[index] = b""  # emptied, not removed: other fields hold indexes into the lines
+    lines.append(outgoing_headers(span))
 
 
 def split_absolute_form(url: bytes) -> tuple[bytes, bytes]:

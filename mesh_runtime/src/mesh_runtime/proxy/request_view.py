@@ -1,7 +1,8 @@
 """The routed request as route matches, authorization policies and hash-based balancing read it.
 
 `RoutedRequestView` is a base of the downstream connection: matchers.RequestView and authz.AuthzRequest are
-implemented here, over fields the connection sets while it parses and dispatches a request. It is a class,
+implemented here, over the parsed head (its own base, request_head.RequestHead) and the fields the
+connection sets when it dispatches the request. It is a class,
 not a set of functions, because the matchers and policies call these methods on the request itself. Its one
 slot of its own is the header dict it builds, at most once per request, when a header is asked for by name.
 """
@@ -12,13 +13,14 @@ import urllib.parse
 from typing import TYPE_CHECKING
 
 from .authz import principal_of
+from .request_head import RequestHead
 
 if TYPE_CHECKING:
     from .cluster import ClusterState
     from .config import ListenerConfig
 
 
-class RoutedRequestView:
+class RoutedRequestView(RequestHead):
     """Read-only views of the current request (set by the subclass: the downstream connection)."""
 
     __slots__ = ("header_map",)
@@ -29,7 +31,6 @@ class RoutedRequestView:
     path: bytes
     authority: bytes
     scheme: bytes
-    lines: list[bytes]
     peer_address: bytes
     peer_identity: str
 

@@ -271,6 +271,19 @@ class RouteTable:
         return None
 
 
+def find_route(table: RouteTable | None, request: RequestView) -> CompiledRoute | None:
+    """The first route of the request's virtual host (by its authority) that matches it."""
+    assert table is not None
+    vhost = table.lookup(request.authority.lower())
+    if vhost is None:
+        return None
+    for route in vhost.routes:
+        match = route.match
+        if match is None or match(request):
+            return route
+    return None
+
+
 def compile_route_table(
     name: str,
     configs: Iterable[xds.RouteConfiguration],
