@@ -14,7 +14,8 @@ from typing import Any
 
 from mesh_runtime import xds
 from mesh_runtime.proxy.cluster import ClusterState, EndpointState
-from mesh_runtime.proxy.downstream import DownstreamProtocol, ListenerConfigRef
+from mesh_runtime.proxy.config import ListenerConfigRef
+from mesh_runtime.proxy.downstream import DownstreamProtocol
 from mesh_runtime.proxy.server import ProxyRuntime
 from mesh_runtime.proxy.upstream import UpstreamConnection
 

@@ -7,8 +7,7 @@ import asyncio
 import pytest
 
 from mesh_runtime import xds
-from mesh_runtime.proxy import downstream
-from mesh_runtime.proxy.downstream import DownstreamProtocol
+from mesh_runtime.proxy import downstream, route_features
 
 from .harness import (
     CLUSTER,
@@ -138,7 +137,7 @@ def test_the_wait_before_a_retry_follows_the_routes_backoff(
     waits: list[float],
 ) -> None:
     # The longest jittered wait (random() at its top): base x (2^n - 1), at most ten times the base.
-    monkeypatch.setattr(downstream.random, "random", lambda: 1.0)
+    monkeypatch.setattr(route_features.random, "random", lambda: 1.0)
     route = default_route(retry=xds.Retry(attempts=2, backoff=backoff))
     harness = make_harness(sidecar_config(routes=(route,), endpoints=2), loop)
     harness.pool(2)
@@ -427,7 +426,7 @@ def test_exceptions_are_contained(loop: asyncio.AbstractEventLoop, monkeypatch: 
     def broken(*_: object) -> None:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(DownstreamProtocol, "_find_route", broken)  # slots: patched on the class
+    monkeypatch.setattr(downstream, "find_route", broken)  # the router's lookup, as downstream calls it
     client.data_received(GET)
     assert transport.closed
     assert transport.take().startswith(b"HTTP/1.1 500")

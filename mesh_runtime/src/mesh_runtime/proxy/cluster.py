@@ -14,17 +14,15 @@ import ssl
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from mesh_runtime import xds
 
 from . import lb
 from .outlier import LOCAL_FAILURE_STATUS, OutlierDetector
+from .stats import ClusterStats
 from .tls import FileContexts, WorkloadTls, peer_sans
 from .upstream import UpstreamConnection
-
-if TYPE_CHECKING:
-    from .stats import Stats
 
 UNLIMITED = sys.maxsize
 _PASSTHROUGH_CACHE = 256
@@ -35,7 +33,7 @@ CONNECTING, QUEUED, OVERFLOW = 1, 2, 3
 class UpstreamUser(Protocol):
     """Who waits for a connection: the downstream request (or a mirror)."""
 
-    def upstream_ready(self, connection: UpstreamConnection) -> None: ...
+    def upstream_ready(self, connection: UpstreamConnection[EndpointState]) -> None: ...
 
     def upstream_failed(self, endpoint: EndpointState, reason: str) -> None: ...
 
@@ -78,7 +76,7 @@ class EndpointState:
         self.in_mesh = endpoint.has_sidecar
         self.weight = max(endpoint.weight, 1)
         self.active_requests = 0
-        self.idle: list[UpstreamConnection] = []
+        self.idle: list[UpstreamConnection[EndpointState]] = []
         self.connections = 0
         self.waiters: deque[UpstreamUser] | None = None
         self.consecutive_5xx = 0
@@ -101,41 +99,6 @@ class EndpointState:
         idle, self.idle = self.idle, []
         for connection in idle:
             connection.close()
-
-
-class ClusterStats:
-    """Plain int counters (no locks: one event loop), named after Envoy's cluster stats."""
-
-    __slots__ = (
-        "upstream_rq_by_code",
-        "upstream_rq_retry",
-        "upstream_rq_retry_overflow",
-        "upstream_rq_timeout",
-        "upstream_rq_per_try_timeout",
-        "upstream_rq_pending_overflow",
-        "upstream_cx_total",
-        "upstream_cx_connect_fail",
-        "upstream_cx_tls_identity_mismatch",
-        "upstream_rq_mirrored",
-        "retry_or_shadow_abandoned",
-    )
-
-    def __init__(self) -> None:
-        self.upstream_rq_by_code = [0] * 600
-        self.upstream_rq_retry = 0
-        self.upstream_rq_retry_overflow = 0
-        self.upstream_rq_timeout = 0
-        self.upstream_rq_per_try_timeout = 0
-        self.upstream_rq_pending_overflow = 0
-        self.upstream_cx_total = 0
-        self.upstream_cx_connect_fail = 0
-        self.upstream_cx_tls_identity_mismatch = 0
-        self.upstream_rq_mirrored = 0
-        self.retry_or_shadow_abandoned = 0
-
-    @property
-    def upstream_rq_total(self) -> int:
-        return sum(self.upstream_rq_by_code)
 
 
 class ClusterState:
@@ -279,7 +242,7 @@ class ClusterState:
 
     # -- connections -------------------------------------------------------------------------------------
 
-    def obtain(self, state: EndpointState, user: UpstreamUser) -> UpstreamConnection | int:
+    def obtain(self, state: EndpointState, user: UpstreamUser) -> UpstreamConnection[EndpointState] | int:
         """An idle connection to `state` now, or CONNECTING / QUEUED (the user is called back), or
         OVERFLOW when the connection-pool limits are reached (a 503 with flag UO)."""
         idle = state.idle
@@ -304,7 +267,7 @@ class ClusterState:
             state.waiters.remove(user)
             self.pending -= 1
 
-    def release(self, connection: UpstreamConnection, reusable: bool) -> None:
+    def release(self, connection: UpstreamConnection[EndpointState], reusable: bool) -> None:
         """A request is done with `connection`: back to the pool, to a waiter, or closed."""
         state = connection.endpoint
         connection.owner = None
@@ -326,7 +289,7 @@ class ClusterState:
             connection.idle_since = self._loop.time()
         state.idle.append(connection)
 
-    def connection_closed(self, connection: UpstreamConnection) -> None:
+    def connection_closed(self, connection: UpstreamConnection[EndpointState]) -> None:
         """Called by the connection when its transport is gone."""
         state = connection.endpoint
         self.connections -= 1
@@ -360,9 +323,9 @@ class ClusterState:
             return
         user.upstream_ready(connection)
 
-    async def _establish(self, state: EndpointState) -> UpstreamConnection:
+    async def _establish(self, state: EndpointState) -> UpstreamConnection[EndpointState]:
         context = state.ssl_context
-        factory: Callable[[], UpstreamConnection] = lambda: UpstreamConnection(state)  # noqa: E731
+        factory: Callable[[], UpstreamConnection[EndpointState]] = lambda: UpstreamConnection(state)  # noqa: E731
         if context is None:
             coroutine = self._loop.create_connection(factory, state.address, state.port)
         else:
@@ -469,12 +432,10 @@ class ClusterManager:
         loop: asyncio.AbstractEventLoop,
         workload_tls: WorkloadTls,
         file_contexts: FileContexts,
-        stats: Stats,
     ) -> None:
         self._loop = loop
         self._workload_tls = workload_tls
         self._file_contexts = file_contexts
-        self._stats = stats
         self.tasks: set[asyncio.Task[None]] = set()
         self.clusters: dict[str, ClusterState] = {}
 

@@ -75,6 +75,15 @@ class ListenerConfig:
         return (self.kind, self.server_tls is None)
 
 
+class ListenerConfigRef:
+    """The current compiled config of one listening socket; a push swaps `current`."""
+
+    __slots__ = ("current",)
+
+    def __init__(self, current: ListenerConfig) -> None:
+        self.current = current
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class CompiledConfig:
     config: xds.ProxyConfig

@@ -1,81 +1,58 @@
 """The downstream side: one asyncio.Protocol per client connection, parsing requests with httptools and
-routing them (Envoy's HTTP connection manager and router filter in one class).
+routing them (the state machine of Envoy's HTTP connection manager and router filter).
 
 Per-connection and per-request state are fields of the protocol (HTTP/1.1 serves one request at a time on a
 connection; pipelined requests wait, parsed, in a queue). The common request costs: the parser callbacks,
 one dict lookup for the host, the route's match closures, a balancer pick, a pooled connection, one write of
 the head upstream and byte-for-byte writes of the response back. Everything else (faults, mirrors,
 rewrites, header operations, timeouts, retries) is behind a flag checked once.
+
+This module holds the state machine: a request is parsed, dispatched, attempted upstream (again, on a
+retry), answered and ended, on a connection that may be closed or reset at any point. What the state
+machine calls on the way lives beside it: the request head and the view matches read (request_head.py,
+request_view.py, the bases of the class), pipelining (pipelining.py), the per-route features
+(route_features.py) and the recording of each ended exchange (exchange_record.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
-import urllib.parse
 from collections import deque
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import httptools
 
 from . import wire
-from .accesslog import AccessLog
-from .authz import principal_of
 from .cluster import OVERFLOW, ClusterState, EndpointState
-from .config import ATTEMPT_ENDINGS, ListenerConfig
-from .cors import OPTIONS, ORIGIN, REQUEST_HEADERS, REQUEST_METHOD, CompiledCors
+from .config import ATTEMPT_ENDINGS, ListenerConfig, ListenerConfigRef
+from .exchange_record import record_exchange
 from .outlier import LOCAL_FAILURE_STATUS
-from .router import DIRECT_RESPONSE, REDIRECT, CompiledRoute, HeaderOps, rewrite_path
-from .telemetry import PEER_HEADER, Series
-from .tracing import TRACE_HEADERS, SpanContext, outgoing_headers, start_span, wall_clock_start
+from .pipelining import PipelinedRequest, queue_pipelined, replay_pipelined
+from .request_head import HeadersTooLarge, RejectedRequest, absolute_form, finish_head
+from .request_view import RoutedRequestView
+from .route_features import (
+    cors_reply_lines,
+    on_timeout,
+    on_try_timeout,
+    retry_request,
+    send_mirrors,
+    slow_route,
+    write_rewritten_head,
+)
+from .router import CompiledRoute, HeaderOps, find_route
+from .telemetry import Series
+from .tracing import SpanContext
 from .upstream import DISCARD, PASS, REWRITE, UpstreamConnection
 
 if TYPE_CHECKING:
-    from .server import ProxyRuntime
+    from .runtime import ConnectionRuntime
 
 log = logging.getLogger("mesh_runtime.proxy")
 
-# Request headers looked at while parsing, by lower-case name. Only names of these lengths are lowered.
-_HOST, _HOP, _TE, _EXPECT, _REQUEST_ID, _CONTENT_LENGTH, _TRANSFER_ENCODING, _XFP, _XFCC, _XFF = range(1, 11)
-_PEER = 11
-_SPECIAL = {
-    b"host": _HOST,
-    b"connection": _HOP,
-    b"keep-alive": _HOP,
-    b"proxy-connection": _HOP,
-    b"upgrade": _HOP,
-    b"te": _TE,
-    b"expect": _EXPECT,
-    b"x-request-id": _REQUEST_ID,
-    b"content-length": _CONTENT_LENGTH,
-    b"transfer-encoding": _TRANSFER_ENCODING,
-    b"x-forwarded-proto": _XFP,
-    b"x-forwarded-client-cert": _XFCC,
-    b"x-forwarded-for": _XFF,
-    PEER_HEADER: _PEER,
-}
-#: Header names as clients spell them → their kind (0: nothing special); filled as names are seen.
-_KNOWN_NAMES: dict[bytes, int] = {}
-_KNOWN_NAMES_LIMIT = 4096
-
-
-def _classify(name: bytes) -> int:
-    kind = _SPECIAL.get(name.lower(), 0)
-    if len(_KNOWN_NAMES) < _KNOWN_NAMES_LIMIT:
-        _KNOWN_NAMES[name] = kind
-    return kind
-
-
 _HEAD = b"HEAD"
-_XFP_HTTP = b"x-forwarded-proto: http\r\n"
-_XFP_HTTPS = b"x-forwarded-proto: https\r\n"
-_SP = b" "
 _HTTP = b"http://"
 _HTTPS = b"https://"
-_RESPONSE_HOP = frozenset(
-    (b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade")
-)
 
 # Why reading from the client is paused (a bit each; reading resumes when none is left).
 _PAUSE_UPSTREAM = 1  # the upstream cannot take more request body
@@ -83,19 +60,8 @@ _PAUSE_BUFFER = 2  # request body waiting for an upstream connection
 _PAUSE_PIPELINE = 4  # a pipelined request waits for the current one
 
 
-class _Pipelined:
-    """A request parsed while the previous one is still being served (HTTP/1.1 pipelining)."""
-
-    __slots__ = ("state", "body", "complete")
-
-    def __init__(self, state: tuple[Any, ...]) -> None:
-        self.state = state
-        self.body: list[bytes] = []
-        self.complete = False
-
-
-class DownstreamProtocol(asyncio.Protocol):
-    # Slots, not an instance dict: some seventy attributes, read and written on every request.
+class DownstreamProtocol(RoutedRequestView, asyncio.Protocol):
+    # Slots, not an instance dict: some seventy attributes (with the bases'), read and written per request.
     __slots__ = (
         "runtime",
         "listener_ref",
@@ -111,21 +77,6 @@ class DownstreamProtocol(asyncio.Protocol):
         "queue",
         "replaying",
         "raw_backlog",
-        "in_head",
-        "head_bytes",
-        "url",
-        "lines",
-        "host",
-        "host_index",
-        "has_request_id",
-        "has_forwarded_proto",
-        "forwarded_for",
-        "has_body",
-        "request_chunked",
-        "expect_continue",
-        "saw_connection",
-        "peer_metadata",
-        "body_bytes",
         "active",
         "request_complete",
         "listener",
@@ -140,13 +91,11 @@ class DownstreamProtocol(asyncio.Protocol):
         "endpoint",
         "upstream",
         "waiting",
-        "head",
         "pending",
         "replay",
         "counted",
         "replay_bytes",
         "clock",
-        "started",
         "span",
         "request_bytes",
         "response_bytes",
@@ -161,16 +110,15 @@ class DownstreamProtocol(asyncio.Protocol):
         "response_chunked",
         "timer",
         "try_timer",
-        "matched_block",
         "mirrors",
-        "_header_map",
         "last_series",
         "last_target",
         "last_status",
         "last_flags",
     )
 
-    def __init__(self, runtime: ProxyRuntime, listener: ListenerConfigRef) -> None:
+    def __init__(self, runtime: ConnectionRuntime, listener: ListenerConfigRef) -> None:
+        super().__init__()  # the request head's fields
         # Per-connection state
         self.runtime = runtime
         self.listener_ref = listener
@@ -183,25 +131,9 @@ class DownstreamProtocol(asyncio.Protocol):
         self.closed = False
         self.read_paused = 0
         self.write_paused = False
-        self.queue: deque[_Pipelined] | None = None
+        self.queue: deque[PipelinedRequest] | None = None
         self.replaying = False
         self.raw_backlog = b""
-        self.in_head = False
-        self.head_bytes = 0
-        # Per-request state: parsing
-        self.url = b""
-        self.lines: list[bytes] = []
-        self.host = b""
-        self.host_index = 0
-        self.has_request_id = False
-        self.has_forwarded_proto = False
-        self.forwarded_for = -1
-        self.has_body = False
-        self.request_chunked = False
-        self.expect_continue = False
-        self.saw_connection = False
-        self.peer_metadata = b""
-        self.body_bytes = 0
         # Per-request state: the exchange
         self.active = False
         self.request_complete = False
@@ -215,9 +147,8 @@ class DownstreamProtocol(asyncio.Protocol):
         self.route: CompiledRoute | None = None
         self.cluster: ClusterState | None = None
         self.endpoint: EndpointState | None = None
-        self.upstream: UpstreamConnection | None = None
+        self.upstream: UpstreamConnection[EndpointState] | None = None
         self.waiting = False
-        self.head = b""
         self.pending: list[bytes] = []
         self.replay: list[bytes] | None = []
         self.counted = False
@@ -238,10 +169,9 @@ class DownstreamProtocol(asyncio.Protocol):
         self.response_chunked = False
         self.timer: asyncio.TimerHandle | None = None
         self.try_timer: asyncio.TimerHandle | None = None
-        self.matched_block = 0
         # Mirrors waiting for the request's body (cluster, shadow head); None unless the route mirrors one
         self.mirrors: list[tuple[ClusterState, bytes]] | None = None
-        self._header_map: dict[bytes, bytes] | None = None
+        self.header_map = None
         # The Istio series of this connection's last outbound request, and what it was looked up by
         self.last_series: Series | None = None
         self.last_target: object = None
@@ -272,10 +202,10 @@ class DownstreamProtocol(asyncio.Protocol):
         self.closed = True
         if self.active:
             self.runtime.stats.downstream_rq_rx_reset += 1
-            self._add_flag(wire.DOWNSTREAM_CONNECTION_TERMINATION)
-            self._drop_upstream(reusable=False)
+            self.add_flag(wire.DOWNSTREAM_CONNECTION_TERMINATION)
+            self.drop_upstream(reusable=False)
             self._cancel_timers()
-            self._record()
+            record_exchange(self)
             self.active = False
         self._forget()
 
@@ -315,9 +245,9 @@ class DownstreamProtocol(asyncio.Protocol):
         except httptools.HttpParserUpgrade:
             self._reject(400, wire.BODY_BAD_REQUEST)  # upgrades (WebSocket, CONNECT) are not proxied yet
         except httptools.HttpParserError as exc:
-            if isinstance(exc.__context__, _HeadersTooLarge):
+            if isinstance(exc.__context__, HeadersTooLarge):
                 self._reject(431, wire.BODY_HEADERS_TOO_LARGE)
-            elif isinstance(exc.__context__, Exception) and not isinstance(exc.__context__, _Rejected):
+            elif isinstance(exc.__context__, Exception) and not isinstance(exc.__context__, RejectedRequest):
                 self._contain(exc.__context__)
             else:
                 self._reject(400, wire.BODY_BAD_REQUEST)
@@ -329,77 +259,15 @@ class DownstreamProtocol(asyncio.Protocol):
 
     # -- parser callbacks --------------------------------------------------------------------------------
 
-    def on_message_begin(self) -> None:
-        if self.closed:
-            raise _Rejected()  # stop parsing what follows a request that closed the connection
-        self.in_head = True
-        self.head_bytes = 0
-        self.started = self.clock()
-        self.url = b""
-        self.lines = [b""]
-        self.host = b""
-        self.host_index = 0
-        self.has_request_id = False
-        self.has_forwarded_proto = False
-        self.forwarded_for = -1
-        self.has_body = False
-        self.request_chunked = False
-        self.expect_continue = False
-        self.saw_connection = False
-        self.peer_metadata = b""
-        self.body_bytes = 0
-
-    def on_url(self, url: bytes) -> None:
-        self.url += url
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        kind = _KNOWN_NAMES.get(name)
-        if kind is None:
-            kind = _classify(name)
-        if kind and self._special_header(kind, name, value):
-            return
-        self.lines.append(name + wire.HEADER_SEPARATOR + value + wire.CRLF)
-
-    def _special_header(self, kind: int, name: bytes, value: bytes) -> bool:
-        """Note a header the proxy acts on; True when it is not forwarded (hop-by-hop, or replaced)."""
-        if kind == _HOST:
-            if not self.host:
-                self.host = value
-                self.host_index = len(self.lines)
-            return False
-        if kind == _HOP:
-            self.saw_connection = True
-            return True
-        if kind == _TE:
-            return value.strip().lower() != b"trailers"
-        if kind == _EXPECT:
-            self.expect_continue = value.strip().lower() == b"100-continue"
-            return self.expect_continue
-        if kind == _REQUEST_ID:
-            self.has_request_id = True
-        elif kind == _CONTENT_LENGTH:
-            self.has_body = value.strip() not in (b"0", b"")
-        elif kind == _TRANSFER_ENCODING:
-            self.has_body = self.request_chunked = True
-        elif kind == _XFP:
-            self.has_forwarded_proto = True
-        elif kind == _XFCC:
-            return bool(self.client_cert_line) or self.listener_ref.current.kind == "inbound"
-        elif kind == _XFF:
-            self.forwarded_for = len(self.lines)
-        elif kind == _PEER:
-            self.peer_metadata = value  # read by the receiving sidecar, never seen by an app
-            return True
-        return False
-
     def on_headers_complete(self) -> None:
         self.in_head = False
         if len(self.lines) > wire.MAX_HEADER_COUNT:
-            raise _HeadersTooLarge()
+            raise HeadersTooLarge()
         if self.active:
-            self._queue_pipelined()
+            queue_pipelined(self)
+            self._pause(_PAUSE_PIPELINE)
             return
-        self._dispatch()
+        self.dispatch()
 
     def on_body(self, body: bytes) -> None:
         if self.queue:
@@ -438,82 +306,11 @@ class DownstreamProtocol(asyncio.Protocol):
             if upstream is not None:
                 upstream.transport.write(wire.LAST_CHUNK)
         if self.mirrors is not None:
-            self._send_mirrors(self.mirrors)
-
-    # -- the request view used by route matches -----------------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        if self.listener.kind == "outbound":
-            host = self.authority
-            if b":" in host and not host.endswith(b"]"):
-                try:
-                    return int(host.rsplit(b":", 1)[1])
-                except ValueError:
-                    return 0
-            return 80
-        return self.listener.port
-
-    def path_only(self) -> bytes:
-        path = self.path
-        index = path.find(b"?")
-        return path if index < 0 else path[:index]
-
-    def header(self, name: bytes) -> bytes | None:
-        headers = self._header_map
-        if headers is None:
-            headers = {}
-            for line in self.lines[1:]:
-                key, _, value = line.partition(b":")
-                key = key.strip().lower()
-                value = value.strip()
-                headers[key] = headers[key] + b"," + value if key in headers else value
-            self._header_map = headers
-        return headers.get(name)
-
-    # -- the request view used by authorization policies --------------------------------------------------
-
-    @property
-    def source_principal(self) -> str:
-        return principal_of(self.peer_identity)
-
-    @property
-    def source_ip(self) -> str:
-        return self.peer_address.decode("latin-1")
-
-    @property
-    def request_method(self) -> str:
-        return self.method.decode("latin-1")
-
-    @property
-    def request_path(self) -> str:
-        return self.path_only().decode("latin-1")
-
-    @property
-    def request_host(self) -> str:
-        return self.authority.decode("latin-1")
-
-    @property
-    def destination_port(self) -> int:
-        return self.listener.authz_port
-
-    def request_header(self, name: str) -> str | None:
-        value = self.header(name.encode("latin-1"))
-        return value.decode("latin-1") if value is not None else None
-
-    def query_param(self, name: str) -> str | None:
-        path = self.path
-        index = path.find(b"?")
-        if index < 0:
-            return None
-        for key, value in urllib.parse.parse_qsl(path[index + 1 :].decode("latin-1"), keep_blank_values=True):
-            if key == name:
-                return value
-        return None
+            send_mirrors(self, self.mirrors)
 
     # -- dispatch ----------------------------------------------------------------------------------------
 
-    def _dispatch(self) -> None:
+    def dispatch(self) -> None:
         parser = self.parser
         self.active = True
         self.request_complete = not self.has_body
@@ -542,299 +339,56 @@ class DownstreamProtocol(asyncio.Protocol):
             self.replay_bytes = 0
         else:
             self.replay = None
-        self._header_map = None
+        self.header_map = None
         url = self.url
         if url[:1] == b"/":
             self.path = url
             self.authority = self.host
         elif url.startswith(_HTTP) or url.startswith(_HTTPS):
-            self._absolute_form(url)
+            absolute_form(self, url)
         else:
             self.path = url  # `*` (OPTIONS) or an authority (CONNECT, refused by the parser)
             self.authority = self.host
         if listener.authorizer is not None:
             if not listener.authorizer.allowed(self):
                 self.runtime.stats.rbac_denied += 1
-                self._reply(403, wire.BODY_RBAC_DENIED, wire.RBAC_DENIED)
+                self.reply(403, wire.BODY_RBAC_DENIED, wire.RBAC_DENIED)
                 return
             self.runtime.stats.rbac_allowed += 1
         route = listener.fixed_route
         if route is None:
-            route = self._find_route(listener)
+            route = find_route(listener.table, self)
             if route is None:
-                self._reply(404, b"", wire.NO_ROUTE_FOUND)
+                self.reply(404, b"", wire.NO_ROUTE_FOUND)
                 return
         self.route = route
         self.cluster = route.cluster
         self.response_ops = route.response_ops
         self.rewrite_response = route.rewrites_response or self.http10
-        self._finish_head(listener, route)
+        finish_head(self, listener, route)
         if route.slow:
-            self._slow_route(route)
+            slow_route(self, route)
             return
         if route.timeout is not None:
-            self.timer = self.runtime.loop.call_later(route.timeout, self._on_timeout)
-        self._attempt_upstream()
-
-    def _absolute_form(self, url: bytes) -> None:
-        rest = url[url.index(b"//") + 2 :]
-        slash = rest.find(b"/")
-        query = rest.find(b"?")
-        cut = slash if slash >= 0 and (query < 0 or slash < query) else query
-        if cut < 0:
-            self.authority, self.path = rest, b"/"
-        else:
-            self.authority = rest[:cut]
-            self.path = rest[cut:] if rest[cut : cut + 1] == b"/" else b"/" + rest[cut:]
-        host_line = b"host: " + self.authority + wire.CRLF
-        if self.host_index:
-            self.lines[self.host_index] = host_line
-        else:
-            self.host_index = len(self.lines)
-            self.lines.append(host_line)
-
-    def _find_route(self, listener: ListenerConfig) -> CompiledRoute | None:
-        assert listener.table is not None
-        vhost = listener.table.lookup(self.authority.lower())
-        if vhost is None:
-            return None
-        for route in vhost.routes:
-            match = route.match
-            if match is None or match(self):
-                return route
-        return None
-
-    def _finish_head(self, listener: ListenerConfig, route: CompiledRoute) -> None:
-        """The request line and the headers the proxy adds; the attempt count goes last, per try."""
-        lines = self.lines
-        lines[0] = self.method + _SP + self.path + wire.HTTP11
-        if not self.has_request_id:
-            lines.append(self.runtime.request_ids.header())
-        if not self.has_forwarded_proto:
-            lines.append(_XFP_HTTPS if self.scheme == b"https" else _XFP_HTTP)
-        if self.client_cert_line:
-            lines.append(self.client_cert_line)
-        if listener.append_forwarded_for:
-            self._append_forwarded_for()
-        if self.runtime.tracer.collector is not None:
-            self._start_span()
-        if route.extra_headers:
-            lines.append(route.extra_headers)
-        if listener.peer_line:
-            # The caller's metadata goes to mesh peers only; upstream_ready blanks it for anyone else.
-            self.peer_index = len(lines)
-            lines.append(listener.peer_line)
-        lines.append(wire.CRLF)
-
-    def _start_span(self) -> None:
-        """Tracing on: this hop's span, and the trace headers rewritten for the next hop."""
-        self._header_map = None
-        span = self.span = start_span(self.header, self.runtime.tracer.sampling)
-        lines = self.lines
-        for index in range(1, len(lines)):
-            if lines[index].split(b":", 1)[0].strip().lower() in TRACE_HEADERS:
-                lines[index] = b""  # emptied, not removed: other fields hold indexes into the lines
-        lines.append(outgoing_headers(span))
-
-    def _finish_span(self, span: SpanContext, status: int) -> None:
-        self.span = None
-        if not span.sampled:
-            return
-        now = self.runtime.loop.time()
-        endpoint = self.endpoint
-        tags = (
-            self.method.decode("latin-1"),
-            self.authority.decode("latin-1"),
-            self.path.decode("latin-1"),
-            str(status),
-            self.flags,
-            self.cluster.name if self.cluster is not None else "",
-            (self.header(b"x-request-id") or b"").decode("latin-1"),
-            f"{endpoint.address}:{endpoint.port}" if endpoint is not None else "",
-        )
-        kind: Literal["CLIENT", "SERVER"] = "SERVER" if self.listener.kind == "inbound" else "CLIENT"
-        self.runtime.tracer.finish(span, kind, wall_clock_start(now, self.started), now - self.started, tags)
-
-    def _append_forwarded_for(self) -> None:
-        index = self.forwarded_for
-        if index > 0:
-            line = self.lines[index]
-            self.lines[index] = line[:-2] + b", " + self.peer_address + wire.CRLF
-        else:
-            self.lines.append(b"x-forwarded-for: " + self.peer_address + wire.CRLF)
-
-    # -- the slow path: CORS, faults, direct responses, redirects, rewrites, mirrors ----------------------
-
-    def _slow_route(self, route: CompiledRoute) -> None:
-        cors = route.cors
-        if cors is not None and self._cors(cors):
-            return
-        if route.action == DIRECT_RESPONSE:
-            assert route.direct_response is not None
-            self._reply(route.direct_response.status, route.direct_response.body.encode(), "")
-            return
-        if route.action == REDIRECT:
-            self._redirect(route)
-            return
-        if route.targets:
-            target = route.pick_target()
-            self.cluster = target.cluster
-            if target.request_ops is not None:
-                self._apply_request_ops(target.request_ops)
-            if target.response_ops is not None:
-                self.response_ops = _merge_ops(self.response_ops, target.response_ops)
-                self.rewrite_response = True
-        if route.rewrite is not None:
-            self._rewrite(route)
-        if route.request_ops is not None:
-            self._apply_request_ops(route.request_ops)
-        abort = route.fault_abort
-        if abort is not None and random.random() * 100 < abort.percentage:
-            self._add_flag(wire.FAULT_INJECTED)
-            # Envoy's fault filter answers before the CORS filter has seen the request.
-            self._reply(abort.http_status, wire.BODY_FAULT_ABORT, "", cors=False)
-            return
-        if route.mirrors:
-            self._mirror(route)
-        if route.timeout is not None:
-            self.timer = self.runtime.loop.call_later(route.timeout, self._on_timeout)
-        delay = route.fault_delay
-        if delay is not None and random.random() * 100 < delay.percentage:
-            self._add_flag(wire.DELAY_INJECTED)
-            self.waiting = True
-            self.try_timer = self.runtime.loop.call_later(delay.delay, self._after_delay)
-            return
-        self._attempt_upstream()
-
-    def _cors(self, cors: CompiledCors) -> bool:
-        """Envoy's CORS filter on a request: True when it answered a preflight itself. From an allowed
-        origin, any other request's response will carry the policy's headers."""
-        origin = self.header(ORIGIN)
-        if not origin:
-            return False
-        allowed = cors.origin_allowed(origin)
-        if self.method == OPTIONS:
-            method = self.header(REQUEST_METHOD)
-            if method:
-                if not cors.answers_preflight(allowed):
-                    return False  # forwarded as it came; the response is left alone
-                lines = cors.preflight_headers(
-                    origin if allowed else None, method, self.header(REQUEST_HEADERS) or b""
-                )
-                self._reply(200, b"", "", extra=lines, cors=False)
-                return True
-        if allowed:
-            added = HeaderOps(cors.response_drop, cors.response_lines(origin))
-            self.response_ops = _merge_ops(self.response_ops, added)
-            self.rewrite_response = True
-        return False
-
-    def _cors_reply_lines(self, cors: CompiledCors) -> bytes:
-        """A local reply (direct response, redirect, error) to a request from an allowed origin."""
-        origin = self.header(ORIGIN)
-        if not origin or not cors.origin_allowed(origin):
-            return b""  # (an allowed preflight never gets here: it was answered by _cors)
-        return cors.response_lines(origin)
-
-    def _after_delay(self) -> None:
-        self.try_timer = None
-        self.waiting = False
-        if self.active and not self.closed:
-            self._attempt_upstream()
-
-    def _redirect(self, route: CompiledRoute) -> None:
-        redirect = route.redirect
-        assert redirect is not None
-        scheme = redirect.scheme.encode() if redirect.scheme else self.scheme
-        authority = redirect.authority.encode() if redirect.authority else self.authority
-        if redirect.port is not None:
-            authority = authority.rsplit(b":", 1)[0] if b":" in authority else authority
-            authority += b":%d" % redirect.port
-        path = redirect.uri.encode() if redirect.uri else self.path
-        location = b"location: " + scheme + b"://" + authority + path + wire.CRLF
-        self._reply(redirect.response_code, b"", "", extra=location)
-
-    def _rewrite(self, route: CompiledRoute) -> None:
-        rewrite = route.rewrite
-        assert rewrite is not None
-        if rewrite.prefix is not None or rewrite.regex is not None:
-            block = self._matched_block(route)
-            self.path = rewrite_path(rewrite, self.path, self.path_only(), block)
-            self.lines[0] = self.method + _SP + self.path + wire.HTTP11
-        if rewrite.authority is not None:
-            self.authority = rewrite.authority
-            line = b"host: " + rewrite.authority + wire.CRLF
-            if self.host_index:
-                self.lines[self.host_index] = line
-            else:
-                self.lines.insert(len(self.lines) - 1, line)
-
-    def _matched_block(self, route: CompiledRoute) -> int:
-        from .matchers import compile_route_match
-
-        node = self.runtime.node
-        for index, match in enumerate(route.matches):
-            compiled = compile_route_match(match, "", node.labels, node.namespace)
-            if compiled is not None and compiled(self):
-                return index
-        return 0
-
-    def _apply_request_ops(self, ops: HeaderOps) -> None:
-        end = self.lines.pop()
-        self.lines = ops.apply(self.lines, 1)
-        self.lines.append(end)
-        self.host_index = next(
-            (i for i, line in enumerate(self.lines) if i and line[:5].lower() == b"host:"), 0
-        )
-        self._header_map = None
-
-    def _mirror(self, route: CompiledRoute) -> None:
-        """Pick the route's mirrors (each by its percentage): sent now without a body, else once the body
-        is complete (on_message_complete)."""
-        from .mirror import send_mirror, shadow_head
-
-        head = b""
-        waiting: list[tuple[ClusterState, bytes]] = []
-        for cluster, percentage in route.mirrors:
-            if percentage >= 100 or random.random() * 100 < percentage:
-                head = head or shadow_head(self.lines, self.authority)
-                if self.has_body:
-                    waiting.append((cluster, head))
-                else:
-                    send_mirror(self.runtime, cluster, head, self.is_head)
-        self.mirrors = waiting or None
-
-    def _send_mirrors(self, mirrors: list[tuple[ClusterState, bytes]]) -> None:
-        """The body is complete: mirror it with the copy kept for retries, or abandon the mirrors when it
-        was too big to keep (Envoy's retry_or_shadow_abandoned)."""
-        from .mirror import mirror_body, send_mirror
-
-        self.mirrors = None
-        replay = self.replay
-        if replay is None or self.replay_bytes > wire.RETRY_BUFFER_LIMIT:
-            if self.cluster is not None:
-                self.cluster.stats.retry_or_shadow_abandoned += 1
-            return
-        body = mirror_body(replay, self.request_chunked)
-        for cluster, head in mirrors:
-            send_mirror(self.runtime, cluster, head, self.is_head, body)
+            self.timer = self.runtime.loop.call_later(route.timeout, on_timeout, self)
+        self.attempt_upstream()
 
     # -- upstream ----------------------------------------------------------------------------------------
 
-    def _attempt_upstream(self) -> None:
+    def attempt_upstream(self) -> None:
         cluster = self.cluster
         if cluster is None:
-            self._reply(503, b"", wire.NO_CLUSTER_FOUND)
+            self.reply(503, b"", wire.NO_CLUSTER_FOUND)
             return
         route = self.route
         assert route is not None
         if cluster.passthrough:
             endpoint = cluster.endpoint_for(self.authority)
         else:
-            key = self._hash_key(cluster) if cluster.hash_policy is not None else None
+            key = self.hash_key(cluster) if cluster.hash_policy is not None else None
             endpoint = cluster.pick(key, self.endpoint if self.attempt else None)
         if endpoint is None:
-            self._reply(503, wire.BODY_NO_HEALTHY_UPSTREAM, wire.NO_HEALTHY_UPSTREAM)
+            self.reply(503, wire.BODY_NO_HEALTHY_UPSTREAM, wire.NO_HEALTHY_UPSTREAM)
             return
         self.endpoint = endpoint
         self.attempt += 1
@@ -844,11 +398,11 @@ class DownstreamProtocol(asyncio.Protocol):
         if type(result) is UpstreamConnection:
             self.upstream_ready(result)
         elif result == OVERFLOW:
-            self._reply(503, wire.BODY_OVERFLOW, wire.UPSTREAM_OVERFLOW)
+            self.reply(503, wire.BODY_OVERFLOW, wire.UPSTREAM_OVERFLOW)
         else:
             self.waiting = True
 
-    def upstream_ready(self, connection: UpstreamConnection) -> None:
+    def upstream_ready(self, connection: UpstreamConnection[EndpointState]) -> None:
         """A connection for this request: send the head and whatever body has arrived."""
         cluster = connection.endpoint.cluster
         if not self.active or self.closed or connection.endpoint is not self.endpoint or self.upstream:
@@ -886,7 +440,7 @@ class DownstreamProtocol(asyncio.Protocol):
             self.transport.write(wire.CONTINUE_100)
         per_try_timeout = self.route.per_try_timeout if self.route is not None else None
         if per_try_timeout is not None:
-            self.try_timer = self.runtime.loop.call_later(per_try_timeout, self._on_try_timeout)
+            self.try_timer = self.runtime.loop.call_later(per_try_timeout, on_try_timeout, self)
 
     def upstream_failed(self, endpoint: EndpointState, reason: str) -> None:
         """The connection for this request could not be opened (UF)."""
@@ -895,39 +449,39 @@ class DownstreamProtocol(asyncio.Protocol):
         self._uncount()
         self.waiting = False
         retry = self.route.retry if self.route is not None else None
-        if retry is not None and retry.on_connect_failure and self._retry():
+        if retry is not None and retry.on_connect_failure and retry_request(self):
             return
-        self._add_flag(wire.UPSTREAM_CONNECTION_FAILURE)
+        self.add_flag(wire.UPSTREAM_CONNECTION_FAILURE)
         body = wire.BODY_CONNECTION_FAILURE
         if reason.startswith("TLS error"):
             body += b", transport failure reason: " + reason.encode()
-        self._reply(503, body, "")
+        self.reply(503, body, "")
 
-    def upstream_headers(self, connection: UpstreamConnection, status: int) -> int:
+    def upstream_headers(self, connection: UpstreamConnection[EndpointState], status: int) -> int:
         retry = self.route.retry if self.route is not None else None
         endpoint = connection.endpoint
         cluster = endpoint.cluster
         if cluster.outlier is not None:
             cluster.outlier.record(endpoint, status)
         if retry is not None and status in retry.statuses:
-            if self._retry():
+            if retry_request(self):
                 return DISCARD
             if self.retries_used:
-                self._add_flag(wire.UPSTREAM_RETRY_LIMIT_EXCEEDED)
+                self.add_flag(wire.UPSTREAM_RETRY_LIMIT_EXCEEDED)
         if self.try_timer is not None:
             self.try_timer.cancel()
             self.try_timer = None
         self.status = status
         self.response_started = True
         if self.rewrite_response:
-            self._write_rewritten_head(connection, status)
+            write_rewritten_head(self, connection, status)
             return REWRITE
         return PASS
 
-    def upstream_body(self, connection: UpstreamConnection, data: bytes) -> None:
+    def upstream_body(self, connection: UpstreamConnection[EndpointState], data: bytes) -> None:
         self.transport.write(wire.chunk(data) if self.response_chunked else data)
 
-    def upstream_done(self, connection: UpstreamConnection) -> None:
+    def upstream_done(self, connection: UpstreamConnection[EndpointState]) -> None:
         if connection is not self.upstream:
             return
         if self.response_chunked:
@@ -937,9 +491,9 @@ class DownstreamProtocol(asyncio.Protocol):
         self._release_upstream(reusable=connection.keep_alive and self.request_complete)
         if not self.request_complete:
             keep_alive = False  # the client is still sending a body nobody will read
-        self._end_exchange(keep_alive)
+        self.end_exchange(keep_alive)
 
-    def upstream_lost(self, connection: UpstreamConnection, error: str) -> None:
+    def upstream_lost(self, connection: UpstreamConnection[EndpointState], error: str) -> None:
         """The upstream connection closed (or spoke garbage) while serving this request."""
         if connection is not self.upstream:
             return
@@ -948,24 +502,24 @@ class DownstreamProtocol(asyncio.Protocol):
         self.upstream = None
         if self.response_started:
             if connection.keep_alive or error == "protocol error":
-                self._add_flag(wire.UPSTREAM_CONNECTION_TERMINATION)  # framed, but cut short
-            self._end_exchange(keep_alive=False)
+                self.add_flag(wire.UPSTREAM_CONNECTION_TERMINATION)  # framed, but cut short
+            self.end_exchange(keep_alive=False)
             return
         cluster = endpoint.cluster
         stale = connection.requests > 1 and not connection.received and error != "protocol error"
-        if stale and self._retry(count=False):
+        if stale and retry_request(self, count=False):
             return  # a pooled connection the server had closed: resend once on a fresh one
         if cluster.outlier is not None:
             cluster.outlier.record(endpoint, LOCAL_FAILURE_STATUS)
         retry = self.route.retry if self.route is not None else None
-        if retry is not None and retry.on_reset and self._retry():
+        if retry is not None and retry.on_reset and retry_request(self):
             return
         if error == "protocol error":
-            self._add_flag(wire.UPSTREAM_PROTOCOL_ERROR)
-            self._reply(502, wire.BODY_PROTOCOL_ERROR, "")
+            self.add_flag(wire.UPSTREAM_PROTOCOL_ERROR)
+            self.reply(502, wire.BODY_PROTOCOL_ERROR, "")
         else:
-            self._add_flag(wire.UPSTREAM_CONNECTION_TERMINATION)
-            self._reply(503, wire.BODY_CONNECTION_TERMINATION, "")
+            self.add_flag(wire.UPSTREAM_CONNECTION_TERMINATION)
+            self.reply(503, wire.BODY_CONNECTION_TERMINATION, "")
 
     def upstream_paused(self, paused: bool) -> None:
         if paused:
@@ -973,127 +527,17 @@ class DownstreamProtocol(asyncio.Protocol):
         else:
             self._resume(_PAUSE_UPSTREAM)
 
-    def _write_rewritten_head(self, connection: UpstreamConnection, status: int) -> None:
-        lines = [wire.status_line(status)]
-        chunked = False
-        for line in connection.lines:
-            name = line.split(b":", 1)[0].strip().lower()
-            if name in _RESPONSE_HOP:
-                if name == b"transfer-encoding":
-                    chunked = True
-                continue
-            lines.append(line)
-        if self.response_ops is not None:
-            lines = self.response_ops.apply(lines, 1)
-        if chunked and not self.http10:
-            lines.append(b"transfer-encoding: chunked\r\n")
-        self.response_chunked = chunked and not self.http10
-        if self.http10 or not self.keep_alive or not connection.keep_alive:
-            lines.append(b"connection: close\r\n")
-        lines.append(wire.CRLF)
-        self.transport.write(b"".join(lines))
-
-    def _hash_key(self, cluster: ClusterState) -> bytes | None:
-        policy = cluster.hash_policy
-        assert policy is not None
-        if policy.hash_header:
-            return self.header(policy.hash_header.lower().encode())
-        if policy.hash_cookie:
-            cookies = self.header(b"cookie")
-            if cookies:
-                wanted = policy.hash_cookie.encode() + b"="
-                for part in cookies.split(b";"):
-                    part = part.strip()
-                    if part.startswith(wanted):
-                        return part[len(wanted) :]
-            return None
-        if policy.hash_source_ip:
-            return self.peer_address
-        if policy.hash_query_parameter:
-            value = self.query_param(policy.hash_query_parameter)
-            return value.encode() if value is not None else None
-        return None
-
-    # -- retries and timeouts ----------------------------------------------------------------------------
-
-    def _retry(self, count: bool = True) -> bool:
-        """Try again on another connection (and endpoint, when there is one); False when not allowed."""
-        route = self.route
-        cluster = self.cluster
-        if route is None or cluster is None or (self.has_body and self.replay is None) or self.closed:
-            return False
-        retry = route.retry
-        if count:
-            if retry is None or self.retries_used >= retry.retries:
-                return False
-            if cluster.active_retries >= cluster.max_retries:
-                cluster.stats.upstream_rq_retry_overflow += 1
-                return False
-            self.retries_used += 1
-            cluster.stats.upstream_rq_retry += 1
-        self._drop_upstream(reusable=False)
-        if self.try_timer is not None:
-            self.try_timer.cancel()
-        if not count or retry is None:
-            self.try_timer = None
-            self._attempt_upstream()
-            return True
-        # Envoy's fully jittered exponential back-off (base: the route's `backoff`, else 25 ms).
-        delay = random.random() * min(retry.backoff_base * (2**self.retries_used - 1), retry.backoff_max)
-        cluster.active_retries += 1
-        self.waiting = True
-        self.try_timer = self.runtime.loop.call_later(delay, self._retry_now, cluster)
-        return True
-
-    def _retry_now(self, cluster: ClusterState) -> None:
-        cluster.active_retries -= 1
-        self.try_timer = None
-        self.waiting = False
-        if self.active and not self.closed:
-            self._attempt_upstream()
-
-    def _on_try_timeout(self) -> None:
-        self.try_timer = None
-        if not self.active or self.response_started:
-            return
-        if self.cluster is not None:
-            self.cluster.stats.upstream_rq_per_try_timeout += 1
-        endpoint = self.endpoint
-        if endpoint is not None and self.cluster is not None and self.cluster.outlier is not None:
-            self.cluster.outlier.record(endpoint, LOCAL_FAILURE_STATUS)
-        retry = self.route.retry if self.route is not None else None
-        if retry is not None and retry.on_per_try_timeout and self._retry():
-            return
-        self._timeout_reply()
-
-    def _on_timeout(self) -> None:
-        self.timer = None
-        if not self.active:
-            return
-        if self.response_started:
-            self._drop_upstream(reusable=False)
-            self._end_exchange(keep_alive=False)
-            return
-        self._timeout_reply()
-
-    def _timeout_reply(self) -> None:
-        if self.cluster is not None:
-            self.cluster.stats.upstream_rq_timeout += 1
-        self._drop_upstream(reusable=False)
-        self._add_flag(wire.UPSTREAM_REQUEST_TIMEOUT)
-        self._reply(504, wire.BODY_TIMEOUT, "")
-
     # -- ending ------------------------------------------------------------------------------------------
 
-    def _reply(self, status: int, body: bytes, flag: str, extra: bytes = b"", cors: bool = True) -> None:
+    def reply(self, status: int, body: bytes, flag: str, extra: bytes = b"", cors: bool = True) -> None:
         """Answer locally (no route, no upstream, faults…) and end the exchange. `cors`: add the route's
         CORS response headers when the request's origin is allowed."""
         if flag:
-            self._add_flag(flag)
+            self.add_flag(flag)
         route = self.route
         if cors and route is not None and route.cors is not None:
-            extra += self._cors_reply_lines(route.cors)
-        self._drop_upstream(reusable=False)
+            extra += cors_reply_lines(self, route.cors)
+        self.drop_upstream(reusable=False)
         if self.waiting and self.endpoint is not None and self.cluster is not None:
             self.cluster.forget_waiter(self.endpoint, self)
             self.waiting = False
@@ -1105,14 +549,14 @@ class DownstreamProtocol(asyncio.Protocol):
         self.response_bytes = len(reply)
         self.transport.write(reply)
         self.response_started = True
-        self._end_exchange(keep_alive)
+        self.end_exchange(keep_alive)
 
-    def _end_exchange(self, keep_alive: bool) -> None:
+    def end_exchange(self, keep_alive: bool) -> None:
         if self.counted:
             self._uncount()
         if self.timer is not None or self.try_timer is not None:
             self._cancel_timers()
-        self._record()
+        record_exchange(self)
         self.active = False
         self.route = None
         self.upstream = None
@@ -1137,85 +581,6 @@ class DownstreamProtocol(asyncio.Protocol):
         elif self.read_paused:
             self._resume(_PAUSE_PIPELINE | _PAUSE_BUFFER | _PAUSE_UPSTREAM)
 
-    def _record(self) -> None:
-        runtime = self.runtime
-        stats = runtime.stats
-        status = self.status if self.response_started else 0
-        code = status if 0 <= status < 600 else 0
-        stats.downstream_rq_by_code[code] += 1
-        cluster = self.cluster
-        endpoint = self.endpoint
-        if cluster is not None and endpoint is not None:
-            cluster.stats.upstream_rq_by_code[code] += 1
-            endpoint.rq_total += 1
-        if self.flags:
-            stats.count_flags(self.flags)
-        if runtime.metrics_enabled:
-            self._record_istio_metrics(status)
-        if self.span is not None:
-            self._finish_span(self.span, status)
-        access_log = runtime.access_log
-        if access_log is not None and access_log.enabled:
-            self._log_access(access_log, status)
-
-    def _log_access(self, access_log: AccessLog, status: int) -> None:
-        now = self.runtime.loop.time()
-        endpoint = self.endpoint
-        access_log.write(
-            wall_clock_start(now, self.started),
-            now - self.started,
-            self.method,
-            self.path,
-            "HTTP/1.0" if self.http10 else "HTTP/1.1",
-            status,
-            self.flags,
-            (self.request_bytes or len(self.url) + 16) + self.body_bytes,
-            self.response_bytes,
-            f"{endpoint.address}:{endpoint.port}" if endpoint is not None else "",
-            self.cluster.name if self.cluster is not None else "",
-            self.header(b"x-request-id"),
-            self.authority,
-            self.header(b"user-agent"),
-            self.peer_address,
-        )
-
-    def _record_istio_metrics(self, status: int) -> None:
-        duration_ms = (self.clock() - self.started) * 1000.0
-        request_bytes = (self.request_bytes or len(self.url) + 16) + self.body_bytes
-        flags = self.flags
-        if self.listener.kind == "inbound":
-            series = self._inbound_series(status, flags)
-        else:
-            # A connection's requests mostly share their series: the last one is kept, no key is built.
-            last = self.last_series
-            target = self.endpoint or self.cluster
-            if (
-                last is not None
-                and target is self.last_target
-                and status == self.last_status
-                and flags == self.last_flags
-            ):
-                series = last
-            else:
-                series = self._outbound_series(target, status, flags)
-        series.add(duration_ms, request_bytes, self.response_bytes)
-
-    def _inbound_series(self, status: int, flags: str) -> Series:
-        peer = self.peer_metadata
-        identity = self.peer_identity
-        key = (peer, identity, status, flags)
-        return self.runtime.metrics.inbound(key, peer, identity, bool(identity), status, flags)
-
-    def _outbound_series(self, target: object, status: int, flags: str) -> Series:
-        metrics = self.runtime.metrics
-        key = (target, status, flags)
-        series = metrics.series.get(key) or metrics.outbound(key, self.endpoint, self.cluster, status, flags)
-        self.last_series = series
-        self.last_target = target
-        self.last_status = status
-        self.last_flags = flags
-        return series
-
     def _uncount(self) -> None:
         if self.counted:
             self.counted = False
@@ -1233,7 +598,7 @@ class DownstreamProtocol(asyncio.Protocol):
             connection.transport.resume_reading()
         connection.endpoint.cluster.release(connection, reusable)
 
-    def _drop_upstream(self, reusable: bool) -> None:
+    def drop_upstream(self, reusable: bool) -> None:
         connection = self.upstream
         if connection is not None:
             connection.owner = None
@@ -1247,7 +612,7 @@ class DownstreamProtocol(asyncio.Protocol):
             self.try_timer.cancel()
             self.try_timer = None
 
-    def _add_flag(self, flag: str) -> None:
+    def add_flag(self, flag: str) -> None:
         self.flags = f"{self.flags},{flag}" if self.flags else flag
 
     # -- errors ------------------------------------------------------------------------------------------
@@ -1262,18 +627,18 @@ class DownstreamProtocol(asyncio.Protocol):
         if self.closed:
             return
         if self.active and self.response_started:
-            self._drop_upstream(reusable=False)
+            self.drop_upstream(reusable=False)
             self.closed = True
             self.transport.close()
             return
-        self._drop_upstream(reusable=False)
+        self.drop_upstream(reusable=False)
         self._cancel_timers()
         self.active = False
         self.closed = True
         self.status = status
         self.response_started = True
         self.flags = wire.DOWNSTREAM_PROTOCOL_ERROR
-        self._record()
+        record_exchange(self)
         self.transport.write(wire.local_reply(status, body, close=True))
         self.transport.close()
 
@@ -1283,7 +648,7 @@ class DownstreamProtocol(asyncio.Protocol):
         log.error(
             "error on a downstream connection from %s, closing it", self.peer_address.decode(), exc_info=exc
         )
-        self._drop_upstream(reusable=False)
+        self.drop_upstream(reusable=False)
         self._cancel_timers()
         if not self.closed:
             self.closed = True
@@ -1306,59 +671,8 @@ class DownstreamProtocol(asyncio.Protocol):
         if not self.read_paused and not self.closed:
             self.transport.resume_reading()
 
-    def _queue_pipelined(self) -> None:
-        parser = self.parser
-        state = (
-            self.url,
-            self.lines,
-            self.host,
-            self.host_index,
-            self.has_request_id,
-            self.has_forwarded_proto,
-            self.forwarded_for,
-            self.has_body,
-            self.request_chunked,
-            self.expect_continue,
-            parser.get_method(),
-            parser.should_keep_alive(),
-            parser.get_http_version(),
-        )
-        if self.queue is None:
-            self.queue = deque()
-        self.queue.append(_Pipelined(state))
-        self._pause(_PAUSE_PIPELINE)
-
     def _next_pipelined(self) -> None:
-        assert self.queue
-        request = self.queue.popleft()
-        (
-            self.url,
-            self.lines,
-            self.host,
-            self.host_index,
-            self.has_request_id,
-            self.has_forwarded_proto,
-            self.forwarded_for,
-            self.has_body,
-            self.request_chunked,
-            self.expect_continue,
-            method,
-            keep_alive,
-            version,
-        ) = request.state
-        # While its parsed body is replayed this request is the current one: the body callbacks must not
-        # take the queue's last entry for it, and an exchange that ends meanwhile starts nothing.
-        queue, self.queue = self.queue, None
-        self.replaying = True
-        try:
-            self._dispatch_parsed(method, keep_alive, version)
-            for piece in request.body:
-                self.on_body(piece)
-            if request.complete:
-                self.on_message_complete()
-        finally:
-            self.replaying = False
-            self.queue = queue
+        replay_pipelined(self)
         if not self.active:
             if not self.closed:
                 self._continue()
@@ -1368,55 +682,3 @@ class DownstreamProtocol(asyncio.Protocol):
             self._resume(_PAUSE_PIPELINE)
             if backlog:
                 self.data_received(backlog)
-
-    def _dispatch_parsed(self, method: bytes, keep_alive: bool, version: str) -> None:
-        """Dispatch a queued request with the parser facts recorded when it was parsed."""
-        saved = self.parser
-        self.parser = _ParsedFacts(method, keep_alive, version)  # type: ignore[assignment]
-        try:
-            self._dispatch()
-        finally:
-            self.parser = saved
-
-
-class _ParsedFacts:
-    """Stands in for the parser when a queued request is dispatched later."""
-
-    __slots__ = ("_method", "_keep_alive", "_version")
-
-    def __init__(self, method: bytes, keep_alive: bool, version: str) -> None:
-        self._method = method
-        self._keep_alive = keep_alive
-        self._version = version
-
-    def get_method(self) -> bytes:
-        return self._method
-
-    def should_keep_alive(self) -> bool:
-        return self._keep_alive
-
-    def get_http_version(self) -> str:
-        return self._version
-
-
-class _Rejected(Exception):
-    pass
-
-
-class _HeadersTooLarge(_Rejected):
-    pass
-
-
-class ListenerConfigRef:
-    """The current compiled config of one listening socket; a push swaps `current`."""
-
-    __slots__ = ("current",)
-
-    def __init__(self, current: ListenerConfig) -> None:
-        self.current = current
-
-
-def _merge_ops(first: HeaderOps | None, second: HeaderOps) -> HeaderOps:
-    if first is None:
-        return second
-    return HeaderOps(first.drop | second.drop, first.lines + second.lines)

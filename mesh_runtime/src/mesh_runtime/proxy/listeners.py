@@ -17,13 +17,12 @@ import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from .config import CompiledConfig, ListenerConfig, ListenerKey
-from .downstream import ListenerConfigRef
+from .config import CompiledConfig, ListenerConfig, ListenerConfigRef, ListenerKey
 from .router import ConfigError
 from .tls import looks_like_tls
 
 if TYPE_CHECKING:
-    from .server import ProxyRuntime
+    from .runtime import ConnectionRuntime
 
 log = logging.getLogger("mesh_runtime.proxy")
 
@@ -42,7 +41,7 @@ class SniffingServer:
 
     def __init__(
         self,
-        runtime: ProxyRuntime,
+        runtime: ConnectionRuntime,
         sock: socket.socket,
         ref: ListenerConfigRef,
         context_for: Callable[[ListenerConfig], ssl.SSLContext | None],
@@ -133,7 +132,7 @@ class BoundListener:
 
 
 class ListenerManager:
-    def __init__(self, runtime: ProxyRuntime) -> None:
+    def __init__(self, runtime: ConnectionRuntime) -> None:
         self._runtime = runtime
         self.bound: dict[ListenerKey, BoundListener] = {}
 

@@ -17,7 +17,7 @@ from .upstream import PASS, UpstreamConnection
 from .wire import LAST_CHUNK, chunk
 
 if TYPE_CHECKING:
-    from .server import ProxyRuntime
+    from .runtime import ConnectionRuntime
 
 #: A mirror that has not finished by then is dropped.
 MIRROR_TIMEOUT = 30.0
@@ -37,7 +37,12 @@ _DISCARD = _Discard()
 
 class MirrorRequest:
     def __init__(
-        self, runtime: ProxyRuntime, cluster: ClusterState, head: bytes, head_request: bool, body: bytes = b""
+        self,
+        runtime: ConnectionRuntime,
+        cluster: ClusterState,
+        head: bytes,
+        head_request: bool,
+        body: bytes = b"",
     ) -> None:
         self.transport = _DISCARD
         self._runtime = runtime
@@ -46,7 +51,7 @@ class MirrorRequest:
         self._body = body
         self._head_request = head_request
         self._endpoint: EndpointState | None = None
-        self._connection: UpstreamConnection | None = None
+        self._connection: UpstreamConnection[EndpointState] | None = None
         self._timer = runtime.loop.call_later(MIRROR_TIMEOUT, self._give_up)
 
     def start(self) -> None:
@@ -62,7 +67,7 @@ class MirrorRequest:
         elif result == OVERFLOW:
             self._timer.cancel()
 
-    def upstream_ready(self, connection: UpstreamConnection) -> None:
+    def upstream_ready(self, connection: UpstreamConnection[EndpointState]) -> None:
         if self._connection is not None or self._timer.cancelled():
             self._cluster.release(connection, reusable=True)
             return
@@ -76,18 +81,18 @@ class MirrorRequest:
     def upstream_failed(self, endpoint: EndpointState, reason: str) -> None:
         self._timer.cancel()
 
-    def upstream_headers(self, connection: UpstreamConnection, status: int) -> int:
+    def upstream_headers(self, connection: UpstreamConnection[EndpointState], status: int) -> int:
         return PASS
 
-    def upstream_body(self, connection: UpstreamConnection, data: bytes) -> None:
+    def upstream_body(self, connection: UpstreamConnection[EndpointState], data: bytes) -> None:
         pass
 
-    def upstream_done(self, connection: UpstreamConnection) -> None:
+    def upstream_done(self, connection: UpstreamConnection[EndpointState]) -> None:
         self._timer.cancel()
         self._connection = None
         self._cluster.release(connection, reusable=connection.keep_alive)
 
-    def upstream_lost(self, connection: UpstreamConnection, error: str) -> None:
+    def upstream_lost(self, connection: UpstreamConnection[EndpointState], error: str) -> None:
         self._timer.cancel()
         self._connection = None
 
@@ -114,7 +119,7 @@ def shadow_head(lines: list[bytes], authority: bytes) -> bytes:
 
 
 def send_mirror(
-    runtime: ProxyRuntime, cluster: ClusterState, head: bytes, head_request: bool, body: bytes = b""
+    runtime: ConnectionRuntime, cluster: ClusterState, head: bytes, head_request: bool, body: bytes = b""
 ) -> None:
     """Send a copy of a request (shadow head, then the whole body framed as that head says) to `cluster`."""
     MirrorRequest(runtime, cluster, head, head_request, body).start()

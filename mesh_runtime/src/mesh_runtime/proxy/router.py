@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from mesh_runtime import xds
 
 from .cors import CompiledCors, compile_cors
-from .matchers import Match, MatchCompileError, any_of, compile_regex, compile_route_match
+from .matchers import Match, MatchCompileError, RequestView, any_of, compile_regex, compile_route_match
 
 if TYPE_CHECKING:
     from .cluster import ClusterState
@@ -162,7 +162,7 @@ class CompiledRoute:
         "slow",
         "rewrites_response",
         "hash_policy",
-        "matches",
+        "match_blocks",
         "per_try_timeout",
         "cors",
     )
@@ -171,7 +171,9 @@ class CompiledRoute:
         self.name = ""
         self.origin = ""
         self.match: Match | None = None
-        self.matches: tuple[xds.RouteMatch, ...] = ()
+        #: The route's match blocks that can apply here, compiled, each with its index in the route's
+        #: `matches` (a path rewrite needs to know which block matched).
+        self.match_blocks: tuple[tuple[int, Match], ...] = ()
         self.action = FORWARD
         self.cluster: ClusterState | None = None
         self.cluster_name = ""
@@ -269,6 +271,19 @@ class RouteTable:
         return None
 
 
+def find_route(table: RouteTable | None, request: RequestView) -> CompiledRoute | None:
+    """The first route of the request's virtual host (by its authority) that matches it."""
+    assert table is not None
+    vhost = table.lookup(request.authority.lower())
+    if vhost is None:
+        return None
+    for route in vhost.routes:
+        match = route.match
+        if match is None or match(request):
+            return route
+    return None
+
+
 def compile_route_table(
     name: str,
     configs: Iterable[xds.RouteConfiguration],
@@ -305,19 +320,19 @@ def compile_route(
     compiled = CompiledRoute()
     compiled.name = route.name
     compiled.origin = route.origin
-    compiled.matches = route.matches
     if route.matches:
-        blocks = []
+        blocks: list[tuple[int, Match]] = []
         for index, match in enumerate(route.matches):
             try:
                 block = compile_route_match(match, f"{where}.matches[{index}]", node.labels, node.namespace)
             except MatchCompileError as exc:
                 raise ConfigError(str(exc)) from None
             if block is not None:
-                blocks.append(block)
+                blocks.append((index, block))
         if not blocks:
             return None
-        compiled.match = any_of(blocks)
+        compiled.match_blocks = tuple(blocks)
+        compiled.match = any_of([block for _, block in blocks])
     _compile_action(compiled, route, where, clusters)
     compiled.timeout = route.timeout or None
     compiled.retry = compile_retry(route.retry)
@@ -431,6 +446,14 @@ def compile_rewrite(route: xds.Route, where: str) -> PathRewrite | None:
 def _re2_substitution(text: str) -> bytes:
     r"""Envoy's regex_rewrite substitution uses `\1`; keep it as a Python template over bytes."""
     return re.sub(r"\\(\d)", r"\\\1", text).encode()
+
+
+def matched_block(route: CompiledRoute, request: RequestView) -> int:
+    """The index (in the route's `matches`) of the first block `request` matches; 0 when none does."""
+    for index, match in route.match_blocks:
+        if match(request):
+            return index
+    return 0
 
 
 def rewrite_path(rewrite: PathRewrite, path: bytes, path_only: bytes, matched_block: int) -> bytes:

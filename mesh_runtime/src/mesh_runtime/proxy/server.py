@@ -15,10 +15,11 @@ from mesh_runtime import xds
 from . import wire
 from .accesslog import AccessLog
 from .cluster import ClusterManager
-from .config import CompiledConfig, ListenerConfig, compile_config
-from .downstream import DownstreamProtocol, ListenerConfigRef
+from .config import CompiledConfig, ListenerConfig, ListenerConfigRef, compile_config
+from .downstream import DownstreamProtocol
 from .listeners import ListenerManager
 from .router import ConfigError
+from .runtime import ClientConnection, PeerIdentified
 from .stats import Stats
 from .telemetry import IstioMetrics
 from .tls import (
@@ -47,14 +48,14 @@ class ProxyRuntime:
         #: `--access-log`: one JSON line per request (None: off).
         self.access_log: AccessLog | None = None
         self.request_ids = wire.RequestIds()
-        self.connections: set[DownstreamProtocol] = set()
+        self.connections: set[ClientConnection] = set()
         self.tasks: set[asyncio.Task[Any]] = set()
         self.draining = False
         #: A static config without credentials: ready without a workload certificate (no mTLS used).
         self.tls_optional = False
         self.workload_tls = WorkloadTls()
         self.file_contexts = FileContexts()
-        self.clusters = ClusterManager(loop, self.workload_tls, self.file_contexts, self.stats)
+        self.clusters = ClusterManager(loop, self.workload_tls, self.file_contexts)
         self.listeners = ListenerManager(self)
         self.compiled: CompiledConfig | None = None
         self.last_error = ""
@@ -75,7 +76,7 @@ class ProxyRuntime:
             return self.file_contexts.server(listener.server_tls, listener.spec.name)
         return None
 
-    def identify_peer(self, protocol: DownstreamProtocol, ssl_object: Any) -> None:
+    def identify_peer(self, protocol: PeerIdentified, ssl_object: Any) -> None:
         """Once per TLS connection: the peer's SPIFFE identity, and the XFCC line inbound requests carry."""
         uris = peer_sans(ssl_object)
         protocol.peer_identity = uris[0] if uris else ""

@@ -1,14 +1,69 @@
 """Process-wide counters: plain ints and lists indexed by status code (one event loop: no locks, and no
-dict or tuple built per request). Response flags are counted in a dict only when a request has one.
+dict or tuple built per request). Response flags are counted in a dict only when a request has one. The
+per-cluster counters live here too, so that the clusters import their counters and not the other way round.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from .cluster import ClusterState
+    from .outlier import OutlierDetector
+
+
+class ClusterStats:
+    """Plain int counters (no locks: one event loop), named after Envoy's cluster stats."""
+
+    __slots__ = (
+        "upstream_rq_by_code",
+        "upstream_rq_retry",
+        "upstream_rq_retry_overflow",
+        "upstream_rq_timeout",
+        "upstream_rq_per_try_timeout",
+        "upstream_rq_pending_overflow",
+        "upstream_cx_total",
+        "upstream_cx_connect_fail",
+        "upstream_cx_tls_identity_mismatch",
+        "upstream_rq_mirrored",
+        "retry_or_shadow_abandoned",
+    )
+
+    def __init__(self) -> None:
+        self.upstream_rq_by_code = [0] * 600
+        self.upstream_rq_retry = 0
+        self.upstream_rq_retry_overflow = 0
+        self.upstream_rq_timeout = 0
+        self.upstream_rq_per_try_timeout = 0
+        self.upstream_rq_pending_overflow = 0
+        self.upstream_cx_total = 0
+        self.upstream_cx_connect_fail = 0
+        self.upstream_cx_tls_identity_mismatch = 0
+        self.upstream_rq_mirrored = 0
+        self.retry_or_shadow_abandoned = 0
+
+    @property
+    def upstream_rq_total(self) -> int:
+        return sum(self.upstream_rq_by_code)
+
+
+class CountedCluster(Protocol):
+    """What /stats reads of a cluster (cluster.ClusterState): its counters and its pool's gauges."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def stats(self) -> ClusterStats: ...
+
+    @property
+    def connections(self) -> int: ...
+
+    @property
+    def pending(self) -> int: ...
+
+    @property
+    def outlier(self) -> OutlierDetector | None: ...
 
 
 class Stats:
@@ -55,7 +110,7 @@ class Stats:
     def count_flags(self, flags: str) -> None:
         self.downstream_rq_by_flags[flags] = self.downstream_rq_by_flags.get(flags, 0) + 1
 
-    def lines(self, clusters: Iterable[ClusterState]) -> Iterator[tuple[str, int]]:
+    def lines(self, clusters: Iterable[CountedCluster]) -> Iterator[tuple[str, int]]:
         """Envoy-style `name: value` pairs for /stats."""
         for name in (
             "downstream_cx_total",

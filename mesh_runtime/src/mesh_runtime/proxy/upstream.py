@@ -9,17 +9,31 @@ uses a second parser with header callbacks and the owner rebuilds the head.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import httptools
 
 from .wire import MAX_HEAD_BYTES
 
-if TYPE_CHECKING:
-    from .cluster import EndpointState
-
 #: What the owner wants done with a response, decided when its head is complete.
 PASS, REWRITE, DISCARD = 0, 1, 2
+
+
+class ConnectionPool(Protocol):
+    """Where a connection goes back to (the endpoint's cluster), told when its transport is gone."""
+
+    def connection_closed(self, connection: UpstreamConnection[Any]) -> None: ...
+
+
+class PooledEndpoint(Protocol):
+    """The endpoint a connection is open to (cluster.EndpointState), as far as the connection needs it."""
+
+    @property
+    def cluster(self) -> ConnectionPool: ...
+
+
+#: The endpoint type a connection carries: the pool's own endpoint state, so its users get it back typed.
+EndpointT = TypeVar("EndpointT", bound=PooledEndpoint)
 
 
 class ResponseOwner(Protocol):
@@ -27,13 +41,13 @@ class ResponseOwner(Protocol):
 
     transport: Any
 
-    def upstream_headers(self, connection: UpstreamConnection, status: int) -> int: ...
+    def upstream_headers(self, connection: UpstreamConnection[Any], status: int) -> int: ...
 
-    def upstream_body(self, connection: UpstreamConnection, data: bytes) -> None: ...
+    def upstream_body(self, connection: UpstreamConnection[Any], data: bytes) -> None: ...
 
-    def upstream_done(self, connection: UpstreamConnection) -> None: ...
+    def upstream_done(self, connection: UpstreamConnection[Any]) -> None: ...
 
-    def upstream_lost(self, connection: UpstreamConnection, error: str) -> None: ...
+    def upstream_lost(self, connection: UpstreamConnection[Any], error: str) -> None: ...
 
     def upstream_paused(self, paused: bool) -> None: ...
 
@@ -43,7 +57,7 @@ class _HeaderCallbacks:
 
     __slots__ = ("connection",)
 
-    def __init__(self, connection: UpstreamConnection) -> None:
+    def __init__(self, connection: UpstreamConnection[Any]) -> None:
         self.connection = connection
 
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -61,7 +75,7 @@ class _HeaderCallbacks:
         self.connection.on_message_complete()
 
 
-class UpstreamConnection(asyncio.Protocol):
+class UpstreamConnection(asyncio.Protocol, Generic[EndpointT]):
     __slots__ = (
         "endpoint",
         "transport",
@@ -84,7 +98,7 @@ class UpstreamConnection(asyncio.Protocol):
         "keep_alive",
     )
 
-    def __init__(self, endpoint: EndpointState) -> None:
+    def __init__(self, endpoint: EndpointT) -> None:
         self.endpoint = endpoint
         self.transport: Any = None
         self.owner: ResponseOwner | None = None
