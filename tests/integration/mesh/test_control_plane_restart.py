@@ -15,7 +15,7 @@ import json
 import pytest
 
 from mesh_runtime.launcher import Lab
-from mesh_runtime.launcher.lab import http_get
+from mesh_runtime.launcher.readiness import http_get
 from tests.integration.mesh.load import OK, PageLoad
 from tests.integration.mesh.running import Mesh
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from mesh_runtime.launcher import Lab, bookinfo_spec
-from mesh_runtime.launcher.lab import http_get
+from mesh_runtime.launcher.readiness import http_get
 from tests.integration.mesh.running import poll
 
 HEARTBEAT_INTERVAL, GRACE_PERIOD = "0.5s", "3s"

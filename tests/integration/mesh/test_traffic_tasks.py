@@ -29,7 +29,7 @@ import pytest
 import yaml
 
 from mesh_runtime.launcher import Lab, LabSpec, bookinfo_spec
-from mesh_runtime.launcher.lab import http_get
+from mesh_runtime.launcher.readiness import http_get
 from tests.integration.mesh.running import DIRECT, WAIT, Mesh, Page
 
 REVIEWS_UNAVAILABLE = "Sorry, product reviews are currently unavailable for this book."

@@ -10,11 +10,11 @@ import pytest
 
 from mesh_runtime.cli import kinds
 from mesh_runtime.cli.apply import read_inputs
-from mesh_runtime.cli.errors import CommandError
 from mesh_runtime.cli.label import parse_changes
 from mesh_runtime.cli.live import workload_pod
 from mesh_runtime.cli.proxy_config import _TABLES
 from mesh_runtime.cli.tables import age, render
+from mesh_runtime.command.errors import CommandError
 from mesh_runtime.discovery.builder import build_proxy_config
 from tests.conftest import MeshctlRunner
 from tests.unit.discovery.snapshots import bookinfo_sidecars, bookinfo_snapshot

@@ -21,11 +21,11 @@ from ..analysis import (
 from ..analysis.formatting import FORMATS, LOG, render
 from ..analysis.meshconfig import MeshConfigError, load_mesh_config
 from ..analysis.standins import ingress_gateway_standins
+from ..command.errors import EXIT_DATA, EXIT_ISSUES, EXIT_USAGE, CommandError
+from ..command.flags import add_boolean
 from ..resources import InputNotFoundError, LoadResult, Resource, load_paths
 from ..resources.loader import RECOGNIZED_EXTENSIONS
-from .client import add_connection_flags
-from .errors import EXIT_DATA, EXIT_ISSUES, EXIT_USAGE, CommandError
-from .flags import add_boolean
+from .connection import add_connection_flags
 from .live import live_resources
 
 DOCS_URL = f"https://istio.io/v{ISTIO_API_VERSION}/docs/reference/config/analysis"

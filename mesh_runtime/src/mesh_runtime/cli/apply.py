@@ -7,11 +7,11 @@ import json
 import os
 from typing import IO, Any
 
+from ..command.errors import EXIT_DATA, EXIT_USAGE, CommandError
+from ..command.flags import add_boolean
 from ..resources.kinds import lookup
 from ..resources.loader import RECOGNIZED_EXTENSIONS
-from .client import add_connection_flags, connect
-from .errors import EXIT_DATA, EXIT_USAGE, CommandError
-from .flags import add_boolean
+from .connection import add_connection_flags, connect
 from .kinds import singular
 
 EPILOG = """\

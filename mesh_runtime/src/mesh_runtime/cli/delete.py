@@ -6,13 +6,14 @@ import argparse
 import json
 from typing import IO, Any
 
+from ..command.errors import EXIT_DATA, EXIT_ERROR, EXIT_USAGE, CommandError
+from ..command.flags import add_boolean
+from ..configapi.client import ApiClient
 from ..resources import kinds as k
 from ..resources import load_text
 from ..resources.kinds import Kind
 from .apply import read_inputs
-from .client import ApiClient, add_connection_flags, connect
-from .errors import EXIT_DATA, EXIT_ERROR, EXIT_USAGE, CommandError
-from .flags import add_boolean
+from .connection import add_connection_flags, connect
 from .kinds import plural, resolve, singular
 
 

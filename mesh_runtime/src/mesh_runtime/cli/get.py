@@ -10,10 +10,11 @@ from typing import IO, Any
 
 import yaml
 
+from ..command.errors import EXIT_USAGE, CommandError
+from ..configapi.client import check
 from ..resources import kinds as k
 from ..resources.kinds import Kind
-from .client import add_connection_flags, check, connect
-from .errors import EXIT_USAGE, CommandError
+from .connection import add_connection_flags, connect
 from .kinds import is_pods, plural, resolve, singular
 from .live import workload_pod
 from .tables import age, render

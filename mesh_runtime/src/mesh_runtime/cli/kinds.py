@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from ..command.errors import EXIT_USAGE, CommandError
 from ..discovery.documents import STORED_KINDS, kind_named
 from ..resources.kinds import Kind
-from .errors import EXIT_USAGE, CommandError
 
 #: kubectl's and Istio's short names.
 SHORT_NAMES = {

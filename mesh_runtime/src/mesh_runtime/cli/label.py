@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import IO
 
-from .client import add_connection_flags, connect
-from .errors import EXIT_DATA, EXIT_USAGE, CommandError
-from .flags import add_boolean
+from ..command.errors import EXIT_DATA, EXIT_USAGE, CommandError
+from ..command.flags import add_boolean
+from .connection import add_connection_flags, connect
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -13,8 +13,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..configapi.client import check
 from ..resources import Resource, ResourceError, parse_resource
-from .client import check, connect
+from .connection import connect
 
 PROXY_CONTAINER = "istio-proxy"
 PROXY_IMAGE = "meshlab/mesh-proxy"

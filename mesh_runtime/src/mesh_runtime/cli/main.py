@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from typing import IO
 
 from .. import __version__
+from ..command.errors import EXIT_ERROR, CommandError
+from ..command.flags import ArgumentParser
 from . import analyze, apply, delete, get, label, proxy_config, proxy_status, version
-from .errors import EXIT_ERROR, CommandError
-from .flags import ArgumentParser
 
 
 def build_parser() -> ArgumentParser:

@@ -16,9 +16,9 @@ from typing import IO, Any
 
 import yaml
 
+from ..command.errors import EXIT_USAGE, CommandError
 from ..xds import Cluster, DecodeError, ProxyConfig, RouteMatch, decode, encode
-from .client import add_connection_flags, connect
-from .errors import EXIT_USAGE, CommandError
+from .connection import add_connection_flags, connect
 from .tables import render
 
 SECTIONS = ("cluster", "listener", "route", "endpoint")

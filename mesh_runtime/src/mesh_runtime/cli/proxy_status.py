@@ -6,8 +6,9 @@ import argparse
 import json
 from typing import IO, Any
 
-from .client import add_connection_flags, check, connect
-from .errors import EXIT_USAGE, CommandError
+from ..command.errors import EXIT_USAGE, CommandError
+from ..configapi.client import check
+from .connection import add_connection_flags, connect
 from .tables import render
 
 HEADERS = ("NAME", "CLUSTER", "CDS", "LDS", "EDS", "RDS", "ECDS", "ISTIOD", "VERSION")

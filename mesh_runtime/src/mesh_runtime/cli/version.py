@@ -11,9 +11,9 @@ from typing import IO, Any
 import yaml
 
 from .. import __version__
+from ..command.errors import EXIT_USAGE, CommandError
+from ..command.flags import add_boolean
 from .controlplane import ControlPlaneUnavailable, address, get_json
-from .errors import EXIT_USAGE, CommandError
-from .flags import add_boolean
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

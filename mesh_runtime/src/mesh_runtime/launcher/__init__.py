@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from .bookinfo import bookinfo_spec
-from .lab import Lab, LabError, StopReport, read_state, stop_recorded
+from .lab import Lab
+from .model import LabError, StopReport
 from .ports import PortAllocator, PortError
 from .spec import (
     GatewaySpec,
@@ -15,6 +16,7 @@ from .spec import (
     WorkloadSpec,
     load_spec,
 )
+from .state import read_state, stop_recorded
 
 __all__ = [
     "GatewaySpec",

@@ -22,17 +22,11 @@ process failed, with the end of its log.
 from __future__ import annotations
 
 import functools
-import json
-import os
 import shutil
 import ssl
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,89 +34,19 @@ import yaml
 
 from ..ca import BootstrapTokens
 from ..ca.files import PRIVATE_FILE_MODE, write_atomically
-from ..cli.client import ApiClient
-from ..cli.errors import CommandError
-from .ports import LOOPBACK, PortAllocator, is_free, is_listening
-from .processes import Child, still_alive, stop_all
-from .spec import GatewaySpec, LabSpec, ServiceSpec, WorkloadSpec
+from ..command.errors import CommandError
+from ..configapi.client import ApiClient
+from .documents import registry_documents
+from .model import Gateway, LabError, MeshdPorts, StopReport, Workload, child_environment
+from .ports import LOOPBACK, PortAllocator, is_listening
+from .processes import STOP_TIMEOUT, Child, stop_all
+from .readiness import convergence_problems, expected_endpoints, is_ok, sync_problems, wait_for
+from .spec import GatewaySpec, LabSpec, WorkloadSpec
+from .state import STATE_FILE, read_state, state_children, write_state
+from .stopping import revoke_tokens, stop_processes
 
-STATE_FILE = "lab.json"
 START_TIMEOUT = 90.0
-STOP_TIMEOUT = 10.0
-POLL_INTERVAL = 0.1
 PROXY_DRAIN_SECONDS = 2.0
-#: Variables a child must not inherit: proxies (the lab sets the app's own) and meshctl's defaults.
-_DROPPED_ENV_PREFIXES = ("MESHCTL_", "MESHD_")
-_DROPPED_ENV = frozenset(
-    {
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "NO_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-        "no_proxy",
-    }
-)
-
-#: Requests to the lab's own loopback addresses never go through a proxy named in the environment.
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-class LabError(Exception):
-    """The lab could not be started, configured or stopped; the message says what and where to look."""
-
-
-@dataclass(frozen=True, slots=True)
-class MeshdPorts:
-    discovery: int
-    api: int
-    monitoring: int
-
-
-@dataclass
-class Workload:
-    spec: WorkloadSpec
-    app_port: int
-    app: Child
-    inbound_port: int = 0
-    outbound_port: int = 0
-    admin_port: int = 0
-    proxy: Child | None = None
-    stats_port: int = 0
-
-
-@dataclass
-class Gateway:
-    spec: GatewaySpec
-    #: Gateway server port → the local port the gateway listens on for it.
-    ports: dict[int, int]
-    admin_port: int
-    proxy: Child
-    stats_port: int = 0
-
-
-@dataclass
-class StopReport:
-    killed: list[str] = field(default_factory=list)
-    alive: list[str] = field(default_factory=list)
-    busy_ports: list[int] = field(default_factory=list)
-
-    @property
-    def clean(self) -> bool:
-        return not self.alive and not self.busy_ports
-
-
-def child_environment(extra: Mapping[str, str] = {}) -> dict[str, str]:  # noqa: B006 - never mutated
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in _DROPPED_ENV and not k.startswith(_DROPPED_ENV_PREFIXES)
-    }
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(extra)
-    return env
 
 
 class Lab:
@@ -309,7 +233,7 @@ class Lab:
             child_environment(),
         ).start()
         ready = f"http://{LOOPBACK}:{ports.monitoring}/ready"
-        self._wait("meshd to answer /ready", functools.partial(_is_ok, ready), [self.meshd])
+        self._wait("meshd to answer /ready", functools.partial(is_ok, ready), [self.meshd])
         if self.state_file.exists():  # restarted: `mesh-lab status|down` must find this process
             self.save_state()
 
@@ -416,52 +340,9 @@ class Lab:
             f"{spec.proxy_id} gateway", command, self.logs / f"{spec.proxy_id}.proxy.log", child_environment()
         )
 
-    # -- what is registered --------------------------------------------------------------------------------
-
     def registry_documents(self) -> list[dict[str, Any]]:
-        """Namespaces, Services (the gateways' too), WorkloadEntries of workloads without a sidecar, then the
-        spec's resources."""
-        documents: list[dict[str, Any]] = []
-        for namespace in self.spec.namespaces:
-            metadata: dict[str, Any] = {"name": namespace.name}
-            if namespace.labels:
-                metadata["labels"] = dict(namespace.labels)
-            documents.append({"apiVersion": "v1", "kind": "Namespace", "metadata": metadata})
-        documents += [_service_document(s) for s in self.spec.services]
-        documents += [self._gateway_service(g) for g in self.gateways.values()]
-        documents += [self._workload_entry(w) for w in self.workloads.values() if w.proxy is None]
-        documents += [dict(r) for r in self.spec.resources]
-        return documents
-
-    def _gateway_service(self, gateway: Gateway) -> dict[str, Any]:
-        """The gateway's Service (as Istio's istio-ingressgateway): each server port to where it listens."""
-        spec = gateway.spec
-        document = _service_document(
-            ServiceSpec(spec.name, spec.namespace, spec.ports, spec.labels, spec.labels)
-        )
-        for port in document["spec"]["ports"]:
-            port["targetPort"] = gateway.ports[port["port"]]
-        return document
-
-    def _workload_entry(self, workload: Workload) -> dict[str, Any]:
-        spec = workload.spec
-        ports = {
-            port.name: workload.app_port
-            for service in self.spec.services
-            if spec in self.spec.selected_workloads(service)
-            for port in service.ports
-        }
-        return {
-            "apiVersion": "networking.istio.io/v1",
-            "kind": "WorkloadEntry",
-            "metadata": {"name": spec.name, "namespace": spec.namespace, "labels": dict(spec.labels)},
-            "spec": {
-                "address": LOOPBACK,
-                "labels": dict(spec.labels),
-                "serviceAccount": spec.service_account,
-                **({"ports": ports} if ports else {}),
-            },
-        }
+        """What the lab registers before its proxies start (`documents.registry_documents`)."""
+        return registry_documents(self.spec, self.workloads, self.gateways)
 
     # -- config API ----------------------------------------------------------------------------------------
 
@@ -534,45 +415,16 @@ class Lab:
         for proxy_id, admin_port in self.admin_ports().items():
             url = f"http://{LOOPBACK}:{admin_port}/healthz/ready"
             self._wait(
-                f"proxy {proxy_id} to be ready ({url})", functools.partial(_is_ok, url), children, timeout
+                f"proxy {proxy_id} to be ready ({url})", functools.partial(is_ok, url), children, timeout
             )
 
     def expected_endpoints(self) -> dict[str, set[str]]:
         """Cluster name → the endpoints (`address:port`) it has once every workload is registered."""
-        expected: dict[str, set[str]] = {}
-        for service in self.spec.services:
-            addresses = set()
-            for spec in self.spec.selected_workloads(service):
-                workload = self.workloads[spec.proxy_id]
-                port = workload.inbound_port if workload.proxy is not None else workload.app_port
-                addresses.add(f"{LOOPBACK}:{port}")
-            if addresses:
-                for port_spec in service.ports:
-                    expected[f"outbound|{port_spec.port}||{service.hostname}"] = addresses
-        return expected
+        return expected_endpoints(self.spec, self.workloads)
 
     def convergence_problems(self) -> list[str]:
         """Why the data plane does not (yet) match the spec: proxies whose clusters lack endpoints."""
-        problems = []
-        expected = self.expected_endpoints()
-        for proxy_id, admin_port in self.admin_ports().items():
-            try:
-                body = http_get(f"http://{LOOPBACK}:{admin_port}/clusters?format=json")
-                statuses = json.loads(body)["cluster_statuses"]
-            except (OSError, ValueError, KeyError) as exc:
-                problems.append(f"{proxy_id}: no cluster status ({exc})")
-                continue
-            for cluster in statuses:
-                wanted = expected.get(cluster["name"])
-                if wanted is None:
-                    continue
-                healthy = {h["address"] for h in cluster["hosts"] if h.get("health") == "healthy"}
-                if healthy != wanted or len(cluster["hosts"]) != len(wanted):
-                    problems.append(
-                        f"{proxy_id}: {cluster['name']} has healthy endpoints {sorted(healthy)} of "
-                        f"{len(cluster['hosts'])}, {sorted(wanted)} expected"
-                    )
-        return problems
+        return convergence_problems(self.admin_ports(), self.expected_endpoints())
 
     def wait_converged(self, timeout: float | None = None) -> None:
         """Every proxy knows every workload's endpoint (checked on the proxies themselves)."""
@@ -587,17 +439,7 @@ class Lab:
     def sync_problems(self, min_revision: int = 0, proxies: Iterable[str] | None = None) -> list[str]:
         """Why `meshctl proxy-status` does not show every proxy SYNCED (at `min_revision` or later)."""
         wanted = list(proxies) if proxies is not None else self.proxy_ids()
-        rows = {r["id"]: r for r in self.proxy_rows()}
-        problems = []
-        for proxy_id in wanted:
-            row = rows.get(proxy_id)
-            if row is None:
-                problems.append(f"{proxy_id}: not connected to meshd")
-            elif row["state"] != "SYNCED":
-                problems.append(f"{proxy_id}: {row['state']} {row.get('last_error') or ''}".rstrip())
-            elif _revision(row["acked_version"]) < min_revision:
-                problems.append(f"{proxy_id}: acknowledged {row['acked_version']}, not yet {min_revision}")
-        return problems
+        return sync_problems(self.proxy_rows(), wanted, min_revision)
 
     def wait_synced(
         self, min_revision: int = 0, proxies: Iterable[str] | None = None, timeout: float | None = None
@@ -621,29 +463,14 @@ class Lab:
         explain: Callable[[], str] | None = None,
     ) -> None:
         """Poll `condition` until true; LabError when a watched process dies or the time is up."""
-        watched = [c for c in watched if c.process is not None]
-        deadline = time.monotonic() + (timeout if timeout is not None else self.start_timeout)
-        while True:
-            try:
-                if condition():
-                    return
-            except (LabError, OSError):
-                pass
-            for child in watched:
-                if child.returncode is not None:
-                    raise LabError(
-                        f"{child.name} exited with status {child.returncode} while waiting for {what}; "
-                        f"see {child.log_path}:\n{child.log_tail()}"
-                    )
-            if time.monotonic() >= deadline:
-                detail = ""
-                if explain is not None:
-                    try:
-                        detail = "\n" + explain()
-                    except (LabError, OSError) as exc:
-                        detail = f"\n{exc}"
-                raise LabError(f"timed out waiting for {what}; logs are in {self.logs}{detail}")
-            time.sleep(POLL_INTERVAL)
+        wait_for(
+            what,
+            condition,
+            watched,
+            timeout if timeout is not None else self.start_timeout,
+            self.logs,
+            explain,
+        )
 
     # -- addresses -----------------------------------------------------------------------------------------
 
@@ -697,7 +524,7 @@ class Lab:
         }
 
     def save_state(self) -> None:
-        write_atomically(self.state_file, json.dumps(self.state(), indent=2).encode(), 0o644)
+        write_state(self.data_dir, self.state())
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> StopReport:
         report = stop_processes(self.children(), self.ports(), timeout)
@@ -712,21 +539,6 @@ class Lab:
         self.token_ids = []
 
 
-def stop_processes(children: list[Child], ports: Iterable[int], timeout: float = STOP_TIMEOUT) -> StopReport:
-    """Stop every process, then check that none is alive and no port is still taken."""
-    killed = stop_all(children, timeout)
-    report = StopReport(killed=[c.name for c in killed])
-    report.alive = [c.name for c in still_alive(children)]
-    deadline = time.monotonic() + timeout
-    busy = list(ports)
-    while busy and time.monotonic() < deadline:
-        busy = [p for p in busy if not is_free(p)]
-        if busy:
-            time.sleep(POLL_INTERVAL)
-    report.busy_ports = busy
-    return report
-
-
 def api_client(meshd_dir: Path, api_port: int) -> ApiClient:
     """A client of the lab's config API, with meshd's admin token and root certificate."""
     try:
@@ -737,92 +549,10 @@ def api_client(meshd_dir: Path, api_port: int) -> ApiClient:
     return ApiClient(LOOPBACK, api_port, token, context)
 
 
-def read_state(data_dir: Path) -> dict[str, Any] | None:
-    """What `save_state` recorded in `data_dir`; None when no lab was started there (or it was stopped)."""
-    path = data_dir / STATE_FILE
-    try:
-        state = json.loads(path.read_text())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        raise LabError(f"{path}: unreadable ({exc}); remove it once no lab process runs") from exc
-    if not isinstance(state, dict):
-        raise LabError(f"{path}: not a lab state file; remove it once no lab process runs")
-    return state
-
-
-def state_children(state: Mapping[str, Any]) -> list[Child]:
-    return [Child.from_record(record) for record in state.get("children", [])]
-
-
-def stop_recorded(data_dir: Path, timeout: float = STOP_TIMEOUT) -> StopReport | None:
-    """Stop the lab recorded in `data_dir` by another process (`mesh-lab down`); None when there is none."""
-    state = read_state(data_dir)
-    if state is None:
-        return None
-    report = stop_processes(state_children(state), state.get("ports", []), timeout)
-    meshd_dir = data_dir / "meshd"
-    revoke_tokens(meshd_dir, str(state.get("trust_domain") or "cluster.local"), state.get("token_ids", []))
-    (data_dir / STATE_FILE).unlink(missing_ok=True)
-    return report
-
-
-def revoke_tokens(meshd_dir: Path, trust_domain: str, token_ids: Iterable[str]) -> None:
-    path = meshd_dir / "bootstrap-tokens.json"
-    if not path.exists():
-        return
-    tokens = BootstrapTokens(path, trust_domain)
-    for token_id in token_ids:
-        tokens.revoke(token_id)
-
-
-def _service_document(service: ServiceSpec) -> dict[str, Any]:
-    ports = []
-    for port in service.ports:
-        entry: dict[str, Any] = {"name": port.name, "port": port.port}
-        if port.target_port:
-            entry["targetPort"] = port.target_port
-        ports.append(entry)
-    metadata: dict[str, Any] = {"name": service.name, "namespace": service.namespace}
-    if service.labels:
-        metadata["labels"] = dict(service.labels)
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": metadata,
-        "spec": {"ports": ports, "selector": dict(service.selector)},
-    }
-
-
 def _substitute(text: str, values: Mapping[str, str]) -> str:
     for placeholder, value in values.items():
         text = text.replace(placeholder, value)
     return text
-
-
-def http_get(url: str, timeout: float = 5.0) -> bytes:
-    """GET straight to the address (never through a proxy named in the environment)."""
-    with _DIRECT.open(url, timeout=timeout) as reply:
-        return bytes(reply.read())
-
-
-def _is_ok(url: str) -> bool:
-    return _http_status(url) == 200
-
-
-def _http_status(url: str) -> int:
-    try:
-        with _DIRECT.open(url, timeout=2) as reply:
-            return int(reply.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
-    except (OSError, ValueError):
-        return 0
-
-
-def _revision(version: str) -> int:
-    head = version.split(".", 1)[0]
-    return int(head) if head.isdigit() else 0
 
 
 def _tail(path: Path, lines: int = 30) -> str:

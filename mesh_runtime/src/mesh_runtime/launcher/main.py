@@ -18,19 +18,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from ..cli.errors import CommandError
+from ..command.errors import CommandError
 from .bookinfo import bookinfo_spec
-from .lab import (
-    START_TIMEOUT,
-    Lab,
-    LabError,
-    StopReport,
-    api_client,
-    read_state,
-    state_children,
-    stop_recorded,
-)
+from .lab import START_TIMEOUT, Lab, api_client
+from .model import LabError, StopReport
 from .spec import LabSpec, SpecError, load_spec
+from .state import read_state, state_children, stop_recorded
 
 ENV_DATA_DIR = "MESH_LAB_DIR"
 BUILT_IN_SPECS = {"bookinfo": bookinfo_spec}

@@ -16,8 +16,8 @@ import uvloop
 from .. import __version__
 from ..ca import BootstrapTokens, PatternError, TokenStoreError
 from ..ca.tokens import MIN_TOKEN_LENGTH, TokenFormatError, check_token_format
-from ..cli.errors import EXIT_ERROR, EXIT_USAGE, CommandError
-from ..cli.flags import ArgumentParser
+from ..command.errors import EXIT_ERROR, EXIT_USAGE, CommandError
+from ..command.flags import ArgumentParser
 from ..discovery.store import StoreError
 from ..validation.formats import parse_duration
 from ..xds.heartbeat import DEFAULT_INTERVAL as DEFAULT_HEARTBEAT_INTERVAL

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from mesh_runtime.ca import CertificateAuthority
-from mesh_runtime.cli.client import _address, connect
-from mesh_runtime.cli.errors import CommandError
+from mesh_runtime.cli.connection import _address, connect
+from mesh_runtime.command.errors import CommandError
 
 
 def args(**values: object) -> argparse.Namespace:

@@ -1,4 +1,5 @@
-"""meshctl's client of meshd's config API (HTTPS, admin token): where it is, how to trust it, how to ask.
+"""meshctl's connection to meshd's config API: where it is, which token to send, how to trust it (the client
+itself is `configapi.client`).
 
 --control-plane HOST[:PORT]  $MESHCTL_CONTROL_PLANE, else 127.0.0.1; the config API port is 15080
 --token TOKEN                $MESHCTL_TOKEN, else <data dir>/admin-token when readable
@@ -9,25 +10,17 @@
 from __future__ import annotations
 
 import argparse
-import http.client
-import json
 import os
 import ssl
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote, urlencode
 
+from ..command.errors import EXIT_ERROR, EXIT_USAGE, CommandError
+from ..configapi.client import ADMIN_TOKEN_FILE, API_PORT, ROOT_CERT_FILE, ApiClient
 from .controlplane import ENV_ADDRESS, address
-from .errors import EXIT_ERROR, EXIT_USAGE, CommandError
 
-API_PORT = 15080
 ENV_TOKEN = "MESHCTL_TOKEN"
 ENV_DATA_DIR = "MESHD_DATA_DIR"
 DEFAULT_DATA_DIR = "/var/lib/meshd"
-ADMIN_TOKEN_FILE = "admin-token"
-ROOT_CERT_FILE = "root-cert.pem"
-TIMEOUT = 30.0
 
 
 def add_connection_flags(parser: argparse.ArgumentParser) -> None:
@@ -49,70 +42,6 @@ def add_connection_flags(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"meshd's data directory (default ${ENV_DATA_DIR} or {DEFAULT_DATA_DIR})",
     )
-
-
-@dataclass(frozen=True, slots=True)
-class ApiResponse:
-    status: int
-    body: Any
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300
-
-    @property
-    def error(self) -> str:
-        if isinstance(self.body, dict) and isinstance(self.body.get("error"), str):
-            return str(self.body["error"])
-        return f"meshd answered {self.status}"
-
-
-class ApiClient:
-    def __init__(self, host: str, port: int, token: str, context: ssl.SSLContext) -> None:
-        self.host = host
-        self.port = port
-        self._token = token
-        self._context = context
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"https://{host}:{self.port}"
-
-    def request(
-        self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None
-    ) -> ApiResponse:
-        """One request; CommandError when meshd cannot be reached, trusted, or refuses the token."""
-        target = quote(path) + (f"?{urlencode(query)}" if query else "")
-        payload = json.dumps(body).encode() if body is not None else None
-        headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
-        if payload is not None:
-            headers["Content-Type"] = "application/json"
-        connection = http.client.HTTPSConnection(self.host, self.port, timeout=TIMEOUT, context=self._context)
-        try:
-            connection.request(method, target, body=payload, headers=headers)
-            response = connection.getresponse()
-            raw = response.read()
-        except ssl.SSLCertVerificationError as exc:
-            raise CommandError(
-                f"meshd at {self.url} is not trusted: {exc.verify_message}; "
-                "check --ca-file (meshd's root-cert.pem)"
-            ) from exc
-        except (OSError, http.client.HTTPException) as exc:
-            reason = (
-                exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
-            )
-            raise CommandError(f"no control plane (meshd) answered at {self.url}: {reason}") from exc
-        finally:
-            connection.close()
-        try:
-            data = json.loads(raw) if raw else None
-        except ValueError:
-            data = {"error": raw.decode("utf-8", "replace")}
-        if response.status == 401:
-            message = data.get("error") if isinstance(data, dict) else ""
-            raise CommandError(f"meshd refused the admin token: {message}; check --token or $MESHCTL_TOKEN")
-        return ApiResponse(response.status, data)
 
 
 def connect(args: argparse.Namespace) -> ApiClient:
@@ -166,10 +95,3 @@ def _token(flag: str | None, data_dir: Path) -> str:
             f"no admin token: pass --token, set ${ENV_TOKEN}, or point --data-dir at meshd's data directory"
         )
     return token
-
-
-def check(response: ApiResponse) -> Any:
-    """The body of a successful response; CommandError with meshd's message otherwise."""
-    if not response.ok:
-        raise CommandError(response.error)
-    return response.body
