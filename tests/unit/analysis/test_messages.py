@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from mesh_runtime.analysis.catalogue import CATALOGUE, by_name
 from mesh_runtime.analysis.level import ERROR, INFO, WARNING
+from mesh_runtime.analysis.message_catalogue import CATALOGUE, by_name
 from mesh_runtime.analysis.messages import go_format
 from mesh_runtime.resources import load_text
 

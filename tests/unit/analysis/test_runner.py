@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from mesh_runtime.analysis import AnalysisRequest, Suppression, SuppressionError, analyze
-from mesh_runtime.analysis.analyzer import all_analyzers
+from mesh_runtime.analysis.analyzers import all_analyzers
 from mesh_runtime.analysis.runner import select_analyzers
 from mesh_runtime.resources import Resource, load_text
 

@@ -1,6 +1,7 @@
 """`meshctl analyze`: Istio's analyzers over resources from files or the live mesh."""
 
-from .analyzer import Analyzer, all_analyzers
+from .analyzers import all_analyzers
+from .analyzers.base import Analyzer
 from .level import ERROR, INFO, WARNING, Level, parse_level
 from .messages import Message, MessageType
 from .runner import AnalysisRequest, Suppression, SuppressionError, analyze

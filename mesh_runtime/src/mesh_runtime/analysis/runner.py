@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 
 from ..resources import Resource
 from ..resources.kinds import NAMESPACE
-from .analyzer import Analyzer, all_analyzers
-from .catalogue import CATALOGUE
+from .analyzers import all_analyzers
+from .analyzers.base import Analyzer
 from .context import AnalysisContext
 from .meshconfig import MeshConfig
+from .message_catalogue import CATALOGUE
 from .messages import Message
 
 #: Namespaces Istio never analyzes (system namespaces of Kubernetes distributions).

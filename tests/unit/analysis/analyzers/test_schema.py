@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mesh_runtime.analysis import AnalysisRequest, analyze
-from mesh_runtime.analysis.analyzer import all_analyzers
+from mesh_runtime.analysis.analyzers import all_analyzers
 from mesh_runtime.analysis.messages import Message
 from mesh_runtime.resources import load_text
 from mesh_runtime.resources.kinds import MODELLED_KINDS

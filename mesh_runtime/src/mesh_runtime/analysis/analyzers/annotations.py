@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from ...resources import Resource
 from ...resources.kinds import DEPLOYMENT, NAMESPACE, POD, SERVICE
-from ..analyzer import analyzer
-from ..catalogue import by_name
 from ..context import AnalysisContext
+from ..message_catalogue import by_name
 from .annotation_catalogue import ANY, lookup
 from .annotation_values import invalid_reason
-from .util import field_path
+from .base import analyzer, field_path
 
 UNKNOWN_ANNOTATION = by_name("UnknownAnnotation")
 DEPRECATED_ANNOTATION = by_name("DeprecatedAnnotation")

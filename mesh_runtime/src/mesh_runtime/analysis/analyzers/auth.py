@@ -6,10 +6,10 @@ from collections.abc import Mapping
 
 from ...resources import Resource
 from ...resources.kinds import AUTHORIZATION_POLICY, NAMESPACE, POD
-from ..analyzer import analyzer
-from ..catalogue import by_name
 from ..context import AnalysisContext
-from .util import as_list, as_mapping, field_path, selector_matches, selector_text
+from ..message_catalogue import by_name
+from .base import analyzer, field_path, selector_matches, selector_text
+from .util import as_list, as_mapping
 from .workloads import as_str_map, pod_in_ambient_mode, pod_in_mesh
 
 NO_MATCHING_WORKLOADS_FOUND = by_name("NoMatchingWorkloadsFound")

@@ -7,10 +7,10 @@ from typing import Any
 
 from ...resources import Resource
 from ...resources.kinds import DEPLOYMENT, NAMESPACE, POD, SERVICE
-from ..analyzer import analyzer
-from ..catalogue import by_name
 from ..context import AnalysisContext
-from .util import as_list, as_mapping, field_path, selector_matches
+from ..message_catalogue import by_name
+from .base import analyzer, field_path, selector_matches
+from .util import as_list, as_mapping
 from .workloads import (
     ISTIO_PROXY,
     as_str_map,

@@ -11,9 +11,9 @@ from typing import Any
 
 from ...resources import Resource
 from ...resources.kinds import CUSTOM_RESOURCE_DEFINITION, SIDECAR, VIRTUAL_SERVICE
-from ..analyzer import analyzer
-from ..catalogue import by_name
 from ..context import AnalysisContext
+from ..message_catalogue import by_name
+from .base import analyzer
 from .util import as_list, as_mapping
 
 DEPRECATED = by_name("Deprecated")

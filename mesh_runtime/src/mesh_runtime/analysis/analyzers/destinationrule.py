@@ -7,11 +7,11 @@ from typing import Any
 
 from ...resources import Resource
 from ...resources.kinds import DESTINATION_RULE, NODE, POD, SERVICE, SERVICE_ENTRY
-from ..analyzer import analyzer
-from ..catalogue import by_name
 from ..context import AnalysisContext
-from .services import ServiceIndex
-from .util import as_list, as_mapping, as_strings, field_path, selector_matches
+from ..message_catalogue import by_name
+from .base import analyzer, field_path, selector_matches
+from .service_hosts import ServiceIndex
+from .util import as_list, as_mapping, as_strings
 
 NO_VERIFICATION_DESTINATION_LEVEL = by_name("NoServerCertificateVerificationDestinationLevel")
 NO_VERIFICATION_PORT_LEVEL = by_name("NoServerCertificateVerificationPortLevel")

@@ -8,11 +8,11 @@ from typing import Any
 
 from ...resources import Resource
 from ...resources.kinds import GATEWAY, POD, SECRET, SERVICE
-from ..analyzer import analyzer
-from ..catalogue import by_name
 from ..context import AnalysisContext
+from ..message_catalogue import by_name
+from .base import analyzer, field_path, selector_matches, selector_text
 from .credentials import credential_problem, now_utc
-from .util import as_list, as_mapping, as_strings, field_path, selector_matches, selector_text
+from .util import as_list, as_mapping, as_strings
 
 REFERENCED_RESOURCE_NOT_FOUND = by_name("ReferencedResourceNotFound")
 GATEWAY_PORT_NOT_DEFINED_ON_SERVICE = by_name("GatewayPortNotDefinedOnService")

@@ -10,10 +10,10 @@ import yaml
 
 from ...resources import Resource
 from ...resources.kinds import CONFIG_MAP, NAMESPACE, POD, PROXY_CONFIG
-from ..analyzer import analyzer
-from ..catalogue import by_name
 from ..context import AnalysisContext
-from .util import as_mapping, field_path
+from ..message_catalogue import by_name
+from .base import analyzer, field_path
+from .util import as_mapping
 from .workloads import (
     DATAPLANE_MODE_AMBIENT,
     DATAPLANE_MODE_LABEL,

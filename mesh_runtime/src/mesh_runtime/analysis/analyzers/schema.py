@@ -11,10 +11,10 @@ from __future__ import annotations
 from ...resources import Resource
 from ...resources.kinds import MODELLED_KINDS, Kind
 from ...validation import Finding, validate
-from ..analyzer import AnalyzeFunction, analyzer
-from ..catalogue import by_name
 from ..context import AnalysisContext
+from ..message_catalogue import by_name
 from ..messages import Message
+from .base import AnalyzeFunction, Analyzer, analyzer
 
 SCHEMA_VALIDATION_ERROR = by_name("SchemaValidationError")
 SCHEMA_WARNING = by_name("SchemaWarning")
@@ -66,9 +66,12 @@ def _parent(path: str) -> str:
     return path[:cut] if cut > 0 else ""
 
 
-for _kind in MODELLED_KINDS:
+#: One analyzer per modelled kind.
+SCHEMA_ANALYZERS: tuple[Analyzer, ...] = tuple(
     analyzer(
-        analyzer_name(_kind),
-        f"Runs schema validation as an analyzer on '{_kind.kind}' resources",
-        (_kind,),
-    )(_analyze_kind(_kind))
+        analyzer_name(kind),
+        f"Runs schema validation as an analyzer on '{kind.kind}' resources",
+        (kind,),
+    )(_analyze_kind(kind))
+    for kind in MODELLED_KINDS
+)

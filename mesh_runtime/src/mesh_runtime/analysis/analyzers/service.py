@@ -7,10 +7,10 @@ from typing import Any
 
 from ...resources import Resource
 from ...resources.kinds import SERVICE
-from ..analyzer import analyzer
-from ..catalogue import by_name
 from ..context import AnalysisContext
-from .util import as_list, field_path
+from ..message_catalogue import by_name
+from .base import analyzer, field_path
+from .util import as_list
 from .workloads import (
     UNSUPPORTED,
     convert_protocol,

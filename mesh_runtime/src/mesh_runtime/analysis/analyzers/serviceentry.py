@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 from ...resources import Resource
 from ...resources.kinds import SERVICE_ENTRY
-from ..analyzer import analyzer
-from ..catalogue import by_name
 from ..context import AnalysisContext
 from ..meshconfig import MeshConfig
-from .util import as_list, as_mapping, field_path
+from ..message_catalogue import by_name
+from .base import analyzer, field_path
+from .util import as_list, as_mapping
 from .workloads import port_number
 
 SERVICE_ENTRY_ADDRESSES_REQUIRED = by_name("ServiceEntryAddressesRequired")

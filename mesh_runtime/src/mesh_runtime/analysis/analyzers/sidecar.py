@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from ...resources import Resource
 from ...resources.kinds import NAMESPACE, POD, SIDECAR
-from ..analyzer import analyzer
-from ..catalogue import by_name
 from ..context import AnalysisContext
-from .util import as_mapping, field_path, selector_matches, selector_text
+from ..message_catalogue import by_name
+from .base import analyzer, field_path, selector_matches, selector_text
+from .util import as_mapping
 from .workloads import as_str_map, namespace_in_ambient_mode, pod_in_ambient_mode
 
 REFERENCED_RESOURCE_NOT_FOUND = by_name("ReferencedResourceNotFound")

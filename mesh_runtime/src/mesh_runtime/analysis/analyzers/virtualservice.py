@@ -14,11 +14,11 @@ from typing import Any
 from ...resources import Resource, ResourceKey
 from ...resources.hosts import MESH_GATEWAY, gateway_reference, kubernetes_service, matches, to_fqdn
 from ...resources.kinds import DESTINATION_RULE, GATEWAY, K8S_GATEWAY, SERVICE, SERVICE_ENTRY, VIRTUAL_SERVICE
-from ..analyzer import analyzer
-from ..catalogue import by_name
 from ..context import AnalysisContext
-from .services import ALL_NAMESPACES, SAME_NAMESPACE, ServiceIndex, ServiceTarget
-from .util import as_list, as_mapping, as_strings, field_path
+from ..message_catalogue import by_name
+from .base import analyzer, field_path
+from .service_hosts import ALL_NAMESPACES, SAME_NAMESPACE, ServiceIndex, ServiceTarget
+from .util import as_list, as_mapping, as_strings
 
 REFERENCED_RESOURCE_NOT_FOUND = by_name("ReferencedResourceNotFound")
 PORT_SELECTOR_REQUIRED = by_name("VirtualServiceDestinationPortSelectorRequired")
