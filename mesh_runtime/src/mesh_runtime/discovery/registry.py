@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
+from ..resources import fields as f
 from ..resources.hosts import DEFAULT_CLUSTER_DOMAIN
 from ..xds import Node
-from . import fields as f
 from .store import NamespaceRecord, StoredObject
 
 SERVICE_KIND = "Service"

@@ -13,10 +13,10 @@ from types import MappingProxyType
 from typing import Any
 
 from ..resources import Resource
+from ..resources import fields as f
 from ..resources import kinds as k
 from ..resources.hosts import DEFAULT_CLUSTER_DOMAIN, to_fqdn
 from ..resources.kinds import Kind
-from . import fields as f
 from .registry import (
     Namespace,
     Service,

@@ -3,9 +3,10 @@ and helpers for reading fields of a document that may hold anything."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
+from ..resources.fields import indexed_strings, mapping
 from . import formats
 from .dsl import (
     INT32_MAX,
@@ -25,25 +26,11 @@ from .dsl import (
 from .findings import Path, quoted
 from .formats import TextCheck
 
-# ---- reading -------------------------------------------------------------------------------------
-
-_EMPTY: Mapping[Any, Any] = {}
-
-
-def mapping(value: Any) -> Mapping[Any, Any]:
-    """`value` when it is a mapping, else an empty one (its type was reported by the schema)."""
-    return value if isinstance(value, Mapping) else _EMPTY
-
-
-def items(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
+# ---- reading (plain accessors: resources.fields) ---------------------------------------------
 
 
 def integer(value: Any) -> int:
+    """An integer field's value; 0 when absent or not an integer (the schema reported its type)."""
     number = as_integer(value)
     return number if number is not None else 0
 
@@ -52,23 +39,9 @@ def is_set(container: Mapping[str, Any], name: str) -> bool:
     return container.get(name) is not None
 
 
-def strings(value: Any) -> Iterator[tuple[int, str]]:
-    """(index, item) of every string item of a list."""
-    for index, item in enumerate(items(value)):
-        if isinstance(item, str):
-            yield index, item
-
-
-def string_entries(value: Any) -> Iterator[tuple[str, str]]:
-    """(key, value) of every string entry of a mapping."""
-    for key, item in mapping(value).items():
-        if isinstance(key, str) and isinstance(item, str):
-            yield key, item
-
-
 def check_each(report: Report, path: Path, values: Any, check: TextCheck, warn: bool = False) -> None:
     """Run a format check on every string of a list, reporting at each item."""
-    for index, item in strings(values):
+    for index, item in indexed_strings(values):
         if report.full:
             return
         problem = check(item)
@@ -296,7 +269,7 @@ def check_export_to(
     report: Report, path: Path, export_to: Any, service_entry: bool = False, has_selector: bool = False
 ) -> None:
     """`exportTo`: `.`, `*`, namespace names (and `~` for ServiceEntry); no duplicates; `*` alone."""
-    entries = list(strings(export_to))
+    entries = list(indexed_strings(export_to))
     if not entries:
         return
     seen: set[str] = set()

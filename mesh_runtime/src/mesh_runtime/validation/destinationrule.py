@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from ..resources.fields import indexed_strings, mapping, sequence, text
 from . import formats
 from .common import (
     ANY_DURATION,
@@ -21,10 +22,6 @@ from .common import (
     check_export_to,
     check_labels,
     is_set,
-    items,
-    mapping,
-    strings,
-    text,
 )
 from .dsl import Choice, Integer, ListOf, MapOf, Node, Number, Report, Text, as_integer, record
 from .findings import Path, quoted
@@ -118,8 +115,8 @@ def _check_consistent_hash(hash_lb: Mapping[str, Any], path: Path, report: Repor
 
 
 def _check_locality(setting: Mapping[str, Any], path: Path, report: Report, has_outlier: bool) -> None:
-    distribute, failover = items(setting.get("distribute")), items(setting.get("failover"))
-    priority = [value for _, value in strings(setting.get("failoverPriority"))]
+    distribute, failover = sequence(setting.get("distribute")), sequence(setting.get("failover"))
+    priority = [value for _, value in indexed_strings(setting.get("failoverPriority"))]
     if distribute and failover:
         report.error(path, "set distribute or failover, not both")
         return
@@ -446,7 +443,7 @@ SUBSET = record(
 
 def _check_spec(spec: Mapping[str, Any], path: Path, report: Report) -> None:
     seen: dict[str, int] = {}
-    for index, subset in enumerate(items(spec.get("subsets"))):
+    for index, subset in enumerate(sequence(spec.get("subsets"))):
         name = mapping(subset).get("name")
         if not isinstance(name, str):
             continue

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..resources.fields import indexed_strings, mapping, sequence, text
 from . import formats
-from .common import BOOLEAN, STRING, STRINGS, UINT32, items, mapping, strings, text
+from .common import BOOLEAN, STRING, STRINGS, UINT32
 from .dsl import Choice, ListOf, MapOf, Report, Text, as_integer, record
 from .findings import Path, quoted
 
@@ -92,7 +93,7 @@ def check_bind(report: Report, path: Path, bind: Any) -> None:
 
 def _check_server_tls(tls: Mapping[str, Any], path: Path, report: Report) -> None:
     mode = tls.get("mode") or "PASSTHROUGH"
-    ciphers = [cipher for _, cipher in strings(tls.get("cipherSuites"))]
+    ciphers = [cipher for _, cipher in indexed_strings(tls.get("cipherSuites"))]
     if tls.get("minProtocolVersion") in ("TLSV1_0", "TLSV1_1") and not ciphers:
         report.warning(
             (*path, "minProtocolVersion"),
@@ -302,7 +303,7 @@ def _check_spec(spec: Mapping[str, Any], path: Path, report: Report) -> None:
             f"{quoted(report.name)} is not a valid Gateway name: use letters, digits and '-' (no dots), "
             "at most 63 characters",
         )
-    servers = items(spec.get("servers"))
+    servers = sequence(spec.get("servers"))
     if not servers:
         report.error((*path, "servers"), "a Gateway needs at least one server")
     names: dict[str, int] = {}

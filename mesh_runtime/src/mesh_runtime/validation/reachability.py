@@ -17,7 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .common import integer, items, mapping, text
+from ..resources.fields import mapping, sequence, text
+from .common import integer
 from .dsl import Report
 from .findings import Path
 
@@ -57,7 +58,7 @@ class _PrefixMatch:
 
 
 def _analyze(spec: Mapping[str, Any], section: str, report: Report) -> None:
-    routes = items(spec.get(section))
+    routes = sequence(spec.get(section))
     http = section == "http"
     seen: dict[str, int] = {}
     without_match_seen = False
@@ -66,7 +67,7 @@ def _analyze(spec: Mapping[str, Any], section: str, report: Report) -> None:
         if not isinstance(route, Mapping):
             continue
         route_path: Path = ("spec", section, rule_index)
-        matches = items(route.get("match"))
+        matches = sequence(route.get("match"))
         if not matches:
             if without_match_seen:
                 _unreachable(report, route_path, _rule_name(route, rule_index, http), ONLY_LAST_WITHOUT_MATCH)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..resources.fields import indexed_strings, mapping, sequence, text
 from . import formats
-from .common import STRING, STRINGS, WORKLOAD_SELECTOR, check_each, is_set, items, mapping, strings, text
+from .common import STRING, STRINGS, WORKLOAD_SELECTOR, check_each, is_set
 from .dsl import Choice, ListOf, MapOf, Report, Text, record
 from .findings import Path, quoted
 
@@ -101,7 +102,7 @@ _OPERATION_FIELDS = ("ports", "methods", "paths", "hosts", "notPorts", "notMetho
 
 def _check_source(source: Mapping[str, Any], path: Path, report: Report) -> None:
     if not any(
-        items(source.get(name)) for name in (*_SOURCE_FIELDS, "serviceAccounts", "notServiceAccounts")
+        sequence(source.get(name)) for name in (*_SOURCE_FIELDS, "serviceAccounts", "notServiceAccounts")
     ):
         report.error(path, f"a source must set at least one of {', '.join(_SOURCE_FIELDS)}")
     for name in ("ipBlocks", "notIpBlocks", "remoteIpBlocks", "notRemoteIpBlocks"):
@@ -118,13 +119,13 @@ def _check_source(source: Mapping[str, Any], path: Path, report: Report) -> None
 
 
 def _check_operation(operation: Mapping[str, Any], path: Path, report: Report) -> None:
-    if not any(items(operation.get(name)) for name in _OPERATION_FIELDS):
+    if not any(sequence(operation.get(name)) for name in _OPERATION_FIELDS):
         report.error(path, f"an operation must set at least one of {', '.join(_OPERATION_FIELDS)}")
     for name in ("ports", "notPorts"):
         check_each(report, (*path, name), operation.get(name), _non_empty(formats.port_text))
     _check_no_empty_values(operation, _OPERATION_FIELDS, path, report)
     for name in ("paths", "notPaths"):
-        for index, value in strings(operation.get(name)):
+        for index, value in indexed_strings(operation.get(name)):
             if ("{*}" in value or "{**}" in value) and _UNSUPPORTED_PATH_TEMPLATE.search(value):
                 report.error(
                     (*path, name, index),
@@ -144,7 +145,7 @@ def _check_no_empty_values(
     section: Mapping[str, Any], names: tuple[str, ...], path: Path, report: Report
 ) -> None:
     for name in names:
-        for index, value in strings(section.get(name)):
+        for index, value in indexed_strings(section.get(name)):
             if value == "":
                 report.error((*path, name, index), "empty values are not allowed")
 
@@ -158,12 +159,12 @@ def _check_condition(condition: Mapping[str, Any], path: Path, report: Report) -
             (*path, "key"), "a condition needs a key (such as request.headers[x-token] or source.ip)"
         )
         return
-    if not items(condition.get("values")) and not items(condition.get("notValues")):
+    if not sequence(condition.get("values")) and not sequence(condition.get("notValues")):
         report.error(path, f"set values or notValues for the condition on {key}")
         return
     for name in ("values", "notValues"):
-        values = [value for _, value in strings(condition.get(name))]
-        if not items(condition.get(name)):
+        values = [value for _, value in indexed_strings(condition.get(name))]
+        if not sequence(condition.get(name)):
             continue
         problem = attribute_problem(key, values)
         if problem:
@@ -281,7 +282,7 @@ def _check_authorization_policy(spec: Mapping[str, Any], path: Path, report: Rep
                 (*path, "provider", "name"),
                 "a CUSTOM policy needs provider.name (an extension provider in the mesh config)",
             )
-        _check_custom_rules(items(rules), path, report)
+        _check_custom_rules(sequence(rules), path, report)
     elif provider is not None:
         report.error((*path, "provider"), f"provider is only used with action CUSTOM, found action {action}")
     if action == "DENY" and rules is None:
@@ -289,23 +290,23 @@ def _check_authorization_policy(spec: Mapping[str, Any], path: Path, report: Rep
             path,
             "a DENY policy without rules never applies; add rules (an empty rule {} matches every request)",
         )
-    for index, rule in enumerate(items(rules)):
+    for index, rule in enumerate(sequence(rules)):
         if isinstance(rule, Mapping):
             _check_rule(rule, (*path, "rules", index), action, report)
 
 
-def _check_custom_rules(rules: list[Any], path: Path, report: Report) -> None:
+def _check_custom_rules(rules: Sequence[Any], path: Path, report: Report) -> None:
     for index, rule in enumerate(rules):
         rule = mapping(rule)
-        for from_index, entry in enumerate(items(rule.get("from"))):
+        for from_index, entry in enumerate(sequence(rule.get("from"))):
             source = mapping(mapping(entry).get("source"))
             for name in _CUSTOM_UNSUPPORTED_SOURCES:
-                if items(source.get(name)):
+                if sequence(source.get(name)):
                     report.error(
                         (*path, "rules", index, "from", from_index, "source", name),
                         f"{name} is not supported with action CUSTOM",
                     )
-        for when_index, condition in enumerate(items(rule.get("when"))):
+        for when_index, condition in enumerate(sequence(rule.get("when"))):
             key = text(mapping(condition).get("key"))
             if key in ("source.namespace", "source.principal") or key.startswith("request.auth."):
                 report.error(
@@ -320,8 +321,8 @@ def _check_rule(rule: Mapping[str, Any], path: Path, action: str, report: Report
             report.error(
                 (*path, section), f"{section} must not be an empty list; remove it to match anything"
             )
-    sources = [mapping(mapping(entry).get("source")) for entry in items(rule.get("from"))]
-    operations = [mapping(mapping(entry).get("operation")) for entry in items(rule.get("to"))]
+    sources = [mapping(mapping(entry).get("source")) for entry in sequence(rule.get("from"))]
+    operations = [mapping(mapping(entry).get("operation")) for entry in sequence(rule.get("to"))]
     sources = [source for source in sources if source]
     operations = [operation for operation in operations if operation]
     tcp_in_from = any(

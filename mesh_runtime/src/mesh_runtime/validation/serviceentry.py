@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..resources.fields import indexed_strings, mapping, sequence, text
 from . import formats
-from .common import (
-    STRING,
-    STRINGS,
-    UINT32,
-    check_export_to,
-    check_labels,
-    is_set,
-    items,
-    mapping,
-    networking_selector,
-    strings,
-    text,
-)
+from .common import STRING, STRINGS, UINT32, check_export_to, check_labels, is_set, networking_selector
 from .dsl import Choice, Integer, ListOf, MapOf, Report, Text, as_integer, record
 from .findings import Path, quoted
 from .gateway import (
@@ -108,13 +97,13 @@ SERVICE_PORT = record(
 
 def _check_spec(spec: Mapping[str, Any], path: Path, report: Report) -> None:
     resolution = text(spec.get("resolution")) if spec.get("resolution") in RESOLUTIONS else "NONE"
-    endpoints = items(spec.get("endpoints"))
+    endpoints = sequence(spec.get("endpoints"))
     has_selector = is_set(spec, "workloadSelector")
-    hosts = [host for _, host in strings(spec.get("hosts"))]
-    addresses = [address for _, address in strings(spec.get("addresses"))]
+    hosts = [host for _, host in indexed_strings(spec.get("hosts"))]
+    addresses = [address for _, address in indexed_strings(spec.get("addresses"))]
     if has_selector and spec.get("endpoints") is not None:
         report.error(path, "set workloadSelector or endpoints, not both")
-    for index, host in strings(spec.get("hosts")):
+    for index, host in indexed_strings(spec.get("hosts")):
         if host != "*" and not formats.wildcard_host(host):
             problem = formats.partial_wildcard(host)
             if problem:
@@ -126,7 +115,7 @@ def _check_spec(spec: Mapping[str, Any], path: Path, report: Report) -> None:
     port_names = _check_ports(spec, resolution, addresses, path, report)
     _check_resolution(spec, resolution, endpoints, hosts, addresses, port_names, path, report)
     if resolution != "NONE" and len(hosts) > 1:
-        for index, port in enumerate(items(spec.get("ports"))):
+        for index, port in enumerate(sequence(spec.get("ports"))):
             name = protocol(text(mapping(port).get("protocol")))
             if name not in HTTP_PROTOCOLS and name not in TLS_PROTOCOLS:
                 report.error(
@@ -144,7 +133,7 @@ def _check_ports(
     names: dict[str, int] = {}
     numbers: dict[int, int] = {}
     auto_allocate = report.annotations.get(AUTOALLOCATE_ANNOTATION, "true").lower() != "false"
-    for index, port in enumerate(items(spec.get("ports"))):
+    for index, port in enumerate(sequence(spec.get("ports"))):
         port = mapping(port)
         where = (*path, "ports", index)
         name, number = port.get("name"), as_integer(port.get("number"))
@@ -175,7 +164,7 @@ def _check_ports(
 def _check_resolution(
     spec: Mapping[str, Any],
     resolution: str,
-    endpoints: list[Any],
+    endpoints: Sequence[Any],
     hosts: list[str],
     addresses: list[str],
     port_names: set[str],
@@ -228,7 +217,7 @@ def _check_resolution(
                 )
             _check_endpoint_ports(endpoint, port_names, where, report)
         tcp = any(
-            protocol(text(mapping(p).get("protocol"))) in TCP_PROTOCOLS for p in items(spec.get("ports"))
+            protocol(text(mapping(p).get("protocol"))) in TCP_PROTOCOLS for p in sequence(spec.get("ports"))
         )
         if addresses and len(hosts) > 1 and tcp:
             report.warning(path, "with addresses and a TCP port, a ServiceEntry should have only one host")

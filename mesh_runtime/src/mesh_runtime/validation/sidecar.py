@@ -5,18 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..resources.fields import indexed_strings, mapping, sequence, text
 from . import formats
-from .common import (
-    DESTINATION,
-    STRING,
-    UINT32,
-    is_set,
-    items,
-    mapping,
-    networking_selector,
-    strings,
-    text,
-)
+from .common import DESTINATION, STRING, UINT32, is_set, networking_selector
 from .destinationrule import CONNECTION_POOL
 from .dsl import Choice, ListOf, Report, Text, as_integer, record
 from .findings import Path, quoted
@@ -85,7 +76,7 @@ def _check_ingress(listener: Mapping[str, Any], path: Path, report: Report) -> N
     tls = listener.get("tls")
     if isinstance(tls, Mapping):
         where = (*path, "tls")
-        if items(tls.get("subjectAltNames")):
+        if sequence(tls.get("subjectAltNames")):
             report.error(
                 (*where, "subjectAltNames"), "subjectAltNames is not supported in Sidecar ingress TLS"
             )
@@ -147,7 +138,7 @@ def _check_egress(listener: Mapping[str, Any], path: Path, report: Report) -> No
 
 def _check_duplicate_hosts(report: Report, path: Path, hosts: Any) -> None:
     by_namespace: dict[str, set[str]] = {}
-    for index, host in strings(hosts):
+    for index, host in indexed_strings(hosts):
         namespace, slash, name = host.partition("/")
         if not slash:
             continue
@@ -198,14 +189,14 @@ OUTBOUND_TRAFFIC_POLICY = record(
 def _check_spec(spec: Mapping[str, Any], path: Path, report: Report) -> None:
     parts = ("egress", "ingress", "outboundTrafficPolicy", "inboundConnectionPool")
     if (
-        not items(spec.get("egress"))
-        and not items(spec.get("ingress"))
+        not sequence(spec.get("egress"))
+        and not sequence(spec.get("ingress"))
         and not any(is_set(spec, name) for name in parts[2:])
     ):
         report.error(path, f"a Sidecar must configure at least one of {', '.join(parts)}")
     _check_unique_ports(spec, "ingress", path, report)
     _check_unique_ports(spec, "egress", path, report)
-    egress = items(spec.get("egress"))
+    egress = sequence(spec.get("egress"))
     catch_all = [index for index, listener in enumerate(egress) if mapping(listener).get("port") is None]
     for position, index in enumerate(catch_all):
         if position > 0:
@@ -217,7 +208,7 @@ def _check_spec(spec: Mapping[str, Any], path: Path, report: Report) -> None:
 def _check_unique_ports(spec: Mapping[str, Any], section: str, path: Path, report: Report) -> None:
     ports: dict[int, int] = {}
     sockets: dict[str, int] = {}
-    for index, listener in enumerate(items(spec.get(section))):
+    for index, listener in enumerate(sequence(spec.get(section))):
         listener = mapping(listener)
         number = as_integer(mapping(listener.get("port")).get("number"))
         if listener.get("port") is None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..resources import hosts as host_names
+from ..resources.fields import indexed_strings, mapping, sequence, text
 from . import formats
 from .common import (
     BOOLEAN,
@@ -27,10 +28,6 @@ from .common import (
     check_export_to,
     check_labels,
     is_set,
-    items,
-    mapping,
-    strings,
-    text,
 )
 from .dsl import Choice, Integer, ListOf, MapOf, Node, Number, Report, Text, as_integer, record
 from .findings import Path, quoted
@@ -184,7 +181,7 @@ TLS_MATCH = record(
 
 
 def _check_cors(cors: Mapping[str, Any], path: Path, report: Report) -> None:
-    for index, origin in enumerate(items(cors.get("allowOrigins"))):
+    for index, origin in enumerate(sequence(cors.get("allowOrigins"))):
         origin = mapping(origin)
         value = next((origin[k] for k in ("exact", "prefix", "regex") if origin.get(k) is not None), "")
         if value == "":
@@ -192,14 +189,14 @@ def _check_cors(cors: Mapping[str, Any], path: Path, report: Report) -> None:
                 (*path, "allowOrigins", index),
                 "must set exact, prefix or regex to a non-empty origin to allow",
             )
-    for index, method in strings(cors.get("allowMethods")):
+    for index, method in indexed_strings(cors.get("allowMethods")):
         if method not in HTTP_METHODS:
             report.error(
                 (*path, "allowMethods", index),
                 f"{quoted(method)} is not an HTTP method; use one of {', '.join(sorted(HTTP_METHODS))}",
             )
     for section in ("allowHeaders", "exposeHeaders"):
-        for index, name in strings(cors.get(section)):
+        for index, name in indexed_strings(cors.get(section)):
             problem = None if name == "*" else formats.header_name(name)
             if problem:
                 report.error((*path, section, index), problem)
@@ -295,7 +292,8 @@ REDIRECT = record(
 )
 
 
-def _base64(value: str) -> str | None:
+def _base64_problem(value: str) -> str | None:
+    """Why `value` is not base64 (a direct response's `body.bytes`), or None."""
     try:
         base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
@@ -319,7 +317,7 @@ def _check_direct_response(response: Mapping[str, Any], path: Path, report: Repo
 
 DIRECT_RESPONSE = record(
     {
-        "body": record({"bytes": Text((_base64,)), "string": STRING}, one_of=(("string", "bytes"),)),
+        "body": record({"bytes": Text((_base64_problem,)), "string": STRING}, one_of=(("string", "bytes"),)),
         "status": UINT32,
     },
     required=("status",),
@@ -391,7 +389,7 @@ REWRITE = record(
 )
 
 
-def _check_weights(route: list[Any], path: Path, report: Report) -> None:
+def _check_weights(route: Sequence[Any], path: Path, report: Report) -> None:
     total = 0
     for index, destination in enumerate(route):
         weight = as_integer(mapping(destination).get("weight"))
@@ -413,7 +411,7 @@ MIRROR_PERCENTAGE = record({"value": Number(0, 100)})
 
 
 def _check_http_route(route: Mapping[str, Any], path: Path, report: Report) -> None:
-    if route.get("mirror") is not None and items(route.get("mirrors")):
+    if route.get("mirror") is not None and sequence(route.get("mirrors")):
         report.error(path, "set mirror or mirrors, not both")
     for name in ("mirrorPercent", "mirror_percent"):
         value = as_integer(route.get(name))
@@ -423,7 +421,7 @@ def _check_http_route(route: Mapping[str, Any], path: Path, report: Report) -> N
             report.error((*path, name), f"must be a percentage from 0 to 100, found {value}")
         report.warning((*path, name), f"{name} is deprecated; use mirrorPercentage")
     _check_authority_rewrite(route, path, report)
-    _check_weights(items(route.get("route")), (*path, "route"), report)
+    _check_weights(sequence(route.get("route")), (*path, "route"), report)
 
 
 def _check_authority_rewrite(route: Mapping[str, Any], path: Path, report: Report) -> None:
@@ -469,9 +467,9 @@ HTTP_ROUTE = record(
 
 
 def _check_l4_route(route: Mapping[str, Any], path: Path, report: Report) -> None:
-    if not items(route.get("route")):
+    if not sequence(route.get("route")):
         report.error((*path, "route"), "a route needs at least one destination")
-    _check_weights(items(route.get("route")), (*path, "route"), report)
+    _check_weights(sequence(route.get("route")), (*path, "route"), report)
 
 
 TCP_ROUTE = record({"match": ListOf(L4_MATCH), "route": ListOf(ROUTE_DESTINATION)}, rules=(_check_l4_route,))
@@ -486,7 +484,7 @@ TLS_ROUTE = record(
 
 def check_gateway_names(report: Report, path: Path, names: Any) -> None:
     """Gateway references: `<namespace>/<name>`, or a bare name (or `mesh`); `name.namespace` is legacy."""
-    for index, name in strings(names):
+    for index, name in indexed_strings(names):
         where = (*path, index)
         namespace, slash, gateway = name.partition("/")
         if not slash:
@@ -511,12 +509,12 @@ def check_gateway_names(report: Report, path: Path, names: Any) -> None:
 
 
 def _check_spec(spec: Mapping[str, Any], path: Path, report: Report) -> None:
-    hosts = list(strings(spec.get("hosts")))
-    gateways = [name for _, name in strings(spec.get("gateways"))]
-    delegate = not items(spec.get("hosts"))
+    hosts = list(indexed_strings(spec.get("hosts")))
+    gateways = [name for _, name in indexed_strings(spec.get("gateways"))]
+    delegate = not sequence(spec.get("hosts"))
     if delegate:
         for section in ("gateways", "tls", "tcp"):
-            if items(spec.get(section)):
+            if sequence(spec.get(section)):
                 report.error(
                     (*path, section),
                     f"a VirtualService without hosts is a delegate, and a delegate cannot have {section}; "
@@ -527,14 +525,14 @@ def _check_spec(spec: Mapping[str, Any], path: Path, report: Report) -> None:
     if not applies_to_gateway:
         _check_no_jwt_claim_routes(spec, path, report)
     _check_hosts(spec, hosts, applies_to_gateway, path, report)
-    if not any(items(spec.get(section)) for section in ("http", "tcp", "tls")):
+    if not any(sequence(spec.get(section)) for section in ("http", "tcp", "tls")):
         report.error(path, "a VirtualService needs at least one http, tcp or tls route")
-    for index, route in enumerate(items(spec.get("http"))):
+    for index, route in enumerate(sequence(spec.get("http"))):
         if isinstance(route, Mapping):
             _check_route_kind(route, (*path, "http", index), delegate, report)
-    for index, route in enumerate(items(spec.get("tls"))):
-        for match_index, match in enumerate(items(mapping(route).get("match"))):
-            for sni_index, sni in strings(mapping(match).get("sniHosts")):
+    for index, route in enumerate(sequence(spec.get("tls"))):
+        for match_index, match in enumerate(sequence(mapping(route).get("match"))):
+            for sni_index, sni in indexed_strings(mapping(match).get("sniHosts")):
                 where = (*path, "tls", index, "match", match_index, "sniHosts", sni_index)
                 _check_sni_host(sni, [h for _, h in hosts], gateways, where, report)
     check_export_to(report, (*path, "exportTo"), spec.get("exportTo"))
@@ -542,8 +540,8 @@ def _check_spec(spec: Mapping[str, Any], path: Path, report: Report) -> None:
 
 
 def _check_no_jwt_claim_routes(spec: Mapping[str, Any], path: Path, report: Report) -> None:
-    for index, route in enumerate(items(spec.get("http"))):
-        for match_index, match in enumerate(items(mapping(route).get("match"))):
+    for index, route in enumerate(sequence(spec.get("http"))):
+        for match_index, match in enumerate(sequence(mapping(route).get("match"))):
             for section in ("headers", "withoutHeaders"):
                 for key in mapping(mapping(match).get(section)):
                     if isinstance(key, str) and key.startswith(JWT_CLAIM_PREFIX):
@@ -562,9 +560,9 @@ def _check_hosts(
     report: Report,
 ) -> None:
     sni = any(
-        items(mapping(match).get("sniHosts"))
-        for r in items(spec.get("tls"))
-        for match in items(mapping(r).get("match"))
+        sequence(mapping(match).get("sniHosts"))
+        for r in sequence(spec.get("tls"))
+        for match in sequence(mapping(r).get("match"))
     )
     all_valid = True
     for index, host in hosts:
@@ -638,7 +636,7 @@ def _check_route_kind(route: Mapping[str, Any], path: Path, delegate: bool, repo
     """What an HTTP route must and must not have, for a root (has delegate), delegate or ordinary route."""
     has_redirect = route.get("redirect") is not None
     has_direct = route.get("directResponse") is not None
-    has_route = bool(items(route.get("route")))
+    has_route = bool(sequence(route.get("route")))
     if not delegate and route.get("delegate") is not None:
         if has_redirect:
             report.error((*path, "redirect"), "a route with a delegate cannot also redirect")

@@ -95,6 +95,12 @@ class WeightedCluster:
     response_headers: HeaderOperations | None = None
 
 
+#: Istio's implicit retry policy for a route without `retries` (pilot's retry.DefaultPolicy): what it
+#: retries on, and the statuses `retriable-status-codes` means.
+DEFAULT_RETRY_ON = ("connect-failure", "refused-stream", "unavailable", "cancelled", "retriable-status-codes")
+DEFAULT_RETRIABLE_STATUS_CODES = (503,)
+
+
 @dataclass(frozen=True, slots=True)
 class Retry:
     """Defaults are Istio's implicit policy for a route without `retries` (pilot's retry.DefaultPolicy):
@@ -103,14 +109,8 @@ class Retry:
     attempts: int = 2
     per_try_timeout: float | None = None
     #: Envoy retry policies and/or status codes: `connect-failure`, `refused-stream`, `503`, …
-    retry_on: tuple[str, ...] = (
-        "connect-failure",
-        "refused-stream",
-        "unavailable",
-        "cancelled",
-        "retriable-status-codes",
-    )
-    retriable_status_codes: tuple[int, ...] = (503,)
+    retry_on: tuple[str, ...] = DEFAULT_RETRY_ON
+    retriable_status_codes: tuple[int, ...] = DEFAULT_RETRIABLE_STATUS_CODES
     #: Istio's `backoff`: the base interval of Envoy's jittered exponential back-off between tries, seconds
     #: (None: Envoy's 25 ms). The longest wait is ten times the base, as in Envoy.
     backoff: float | None = None

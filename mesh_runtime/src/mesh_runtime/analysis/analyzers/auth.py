@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ...resources import Resource
+from ...resources.fields import mapping, sequence
 from ...resources.kinds import AUTHORIZATION_POLICY, NAMESPACE, POD
 from ..context import AnalysisContext
 from ..message_catalogue import by_name
 from .base import analyzer, field_path, selector_matches, selector_text
-from .util import as_list, as_mapping
 from .workloads import as_str_map, pod_in_ambient_mode, pod_in_mesh
 
 NO_MATCHING_WORKLOADS_FOUND = by_name("NoMatchingWorkloadsFound")
@@ -44,7 +44,7 @@ def _mesh_pod_labels(context: AnalysisContext) -> PodLabels:
 def _check_workloads(context: AnalysisContext, policy: Resource, pod_labels: PodLabels) -> None:
     """A policy must act on some workload: in the root namespace, anywhere; elsewhere, in its namespace."""
     selector = policy.spec.get("selector")
-    match_labels = as_str_map(as_mapping(selector).get("matchLabels"))
+    match_labels = as_str_map(mapping(selector).get("matchLabels"))
     if policy.namespace == context.mesh_config.root_namespace:
         if selector is None:
             return  # a mesh-wide policy for every workload
@@ -61,11 +61,11 @@ def _check_workloads(context: AnalysisContext, policy: Resource, pod_labels: Pod
 
 def _check_namespaces(context: AnalysisContext, policy: Resource, namespaces: list[str]) -> None:
     """Every `namespaces`/`notNamespaces` pattern of a rule's sources must match an existing Namespace."""
-    for i, rule in enumerate(as_list(policy.spec.get("rules"))):
-        for j, source_entry in enumerate(as_list(as_mapping(rule).get("from"))):
-            source = as_mapping(as_mapping(source_entry).get("source"))
+    for i, rule in enumerate(sequence(policy.spec.get("rules"))):
+        for j, source_entry in enumerate(sequence(mapping(rule).get("from"))):
+            source = mapping(mapping(source_entry).get("source"))
             for field in ("namespaces", "notNamespaces"):
-                for k, pattern in enumerate(as_list(source.get(field))):
+                for k, pattern in enumerate(sequence(source.get(field))):
                     if isinstance(pattern, str) and not any(
                         namespace_matches(ns, pattern) for ns in namespaces
                     ):

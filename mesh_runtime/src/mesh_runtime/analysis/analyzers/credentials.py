@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from ...resources import Resource
-from .util import as_mapping
+from ...resources.fields import mapping
 
 GENERIC_CERT, GENERIC_KEY = "cert", "key"
 TLS_CERT, TLS_KEY = "tls.crt", "tls.key"
@@ -64,14 +64,15 @@ def certificate_chain(secret: Resource) -> bytes:
 def secret_data(secret: Resource) -> dict[str, bytes]:
     """A Secret's values: `data` decoded from base64, overlaid with `stringData` (as the API server does)."""
     values: dict[str, bytes] = {}
-    for key, value in as_mapping(secret.body.get("data")).items():
-        values[str(key)] = _base64(value)
-    for key, value in as_mapping(secret.body.get("stringData")).items():
+    for key, value in mapping(secret.body.get("data")).items():
+        values[str(key)] = _decoded_secret_value(value)
+    for key, value in mapping(secret.body.get("stringData")).items():
         values[str(key)] = str(value).encode() if value is not None else b""
     return values
 
 
-def _base64(value: object) -> bytes:
+def _decoded_secret_value(value: object) -> bytes:
+    """A Secret's data value decoded (line breaks ignored); empty when it is not base64."""
     if not isinstance(value, str):
         return b""
     try:

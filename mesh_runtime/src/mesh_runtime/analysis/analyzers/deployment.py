@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...resources import Resource
+from ...resources.fields import mapping, sequence
 from ...resources.kinds import DEPLOYMENT, NAMESPACE, POD, SERVICE
 from ..context import AnalysisContext
 from ..message_catalogue import by_name
 from .base import analyzer, field_path, selector_matches
-from .util import as_list, as_mapping
 from .workloads import (
     ISTIO_PROXY,
     as_str_map,
@@ -52,7 +52,7 @@ def _runs_as_proxy_uid(spec: Mapping[str, Any]) -> bool:
 
 
 def _run_as_user(holder: Mapping[str, Any]) -> Any:
-    return as_mapping(holder.get("securityContext")).get("runAsUser")
+    return mapping(holder.get("securityContext")).get("runAsUser")
 
 
 @analyzer(
@@ -82,7 +82,7 @@ def _services_selecting(context: AnalysisContext, deployment: Resource) -> list[
 
 
 def _ports(service: Resource) -> list[Mapping[str, Any]]:
-    return [port for port in as_list(service.spec.get("ports")) if isinstance(port, Mapping)]
+    return [port for port in sequence(service.spec.get("ports")) if isinstance(port, Mapping)]
 
 
 def _check_port_protocols(context: AnalysisContext, deployment: Resource, services: list[Resource]) -> None:

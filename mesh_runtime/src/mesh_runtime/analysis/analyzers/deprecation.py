@@ -10,11 +10,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...resources import Resource
+from ...resources.fields import mapping, sequence
 from ...resources.kinds import CUSTOM_RESOURCE_DEFINITION, SIDECAR, VIRTUAL_SERVICE
 from ..context import AnalysisContext
 from ..message_catalogue import by_name
 from .base import analyzer
-from .util import as_list, as_mapping
 
 DEPRECATED = by_name("Deprecated")
 
@@ -42,8 +42,8 @@ def deprecation(context: AnalysisContext) -> None:
 
 
 def _check_virtual_service(context: AnalysisContext, virtual_service: Resource) -> None:
-    for route in as_list(virtual_service.spec.get("http")):
-        delay = as_mapping(as_mapping(as_mapping(route).get("fault")).get("delay"))
+    for route in sequence(virtual_service.spec.get("http")):
+        delay = mapping(mapping(mapping(route).get("fault")).get("delay"))
         if _positive_number(delay.get("percent")):
             context.report(
                 DEPRECATED(
@@ -54,14 +54,14 @@ def _check_virtual_service(context: AnalysisContext, virtual_service: Resource) 
 
 
 def _check_sidecar(context: AnalysisContext, sidecar: Resource) -> None:
-    policy = as_mapping(sidecar.spec.get("outboundTrafficPolicy"))
+    policy = mapping(sidecar.spec.get("outboundTrafficPolicy"))
     if isinstance(policy.get("egressProxy"), Mapping):
         context.report(DEPRECATED(sidecar, "OutboundTrafficPolicy.EgressProxy ignored"))
 
 
 def _check_custom_resource_definition(context: AnalysisContext, definition: Resource) -> None:
     group = definition.spec.get("group")
-    kind = as_mapping(definition.spec.get("names")).get("kind")
+    kind = mapping(definition.spec.get("names")).get("kind")
     if (group, kind) in REMOVED_CUSTOM_RESOURCES:
         context.report(DEPRECATED(definition, f"Custom resource type {group} {kind} is removed"))
 

@@ -6,12 +6,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...resources import Resource
+from ...resources.fields import mapping, sequence, strings
 from ...resources.kinds import DESTINATION_RULE, NODE, POD, SERVICE, SERVICE_ENTRY
 from ..context import AnalysisContext
 from ..message_catalogue import by_name
 from .base import analyzer, field_path, selector_matches
 from .service_hosts import ServiceIndex
-from .util import as_list, as_mapping, as_strings
 
 NO_VERIFICATION_DESTINATION_LEVEL = by_name("NoServerCertificateVerificationDestinationLevel")
 NO_VERIFICATION_PORT_LEVEL = by_name("NoServerCertificateVerificationPortLevel")
@@ -46,8 +46,8 @@ def ca_certificates(context: AnalysisContext) -> None:
     for rule in context.each(DESTINATION_RULE):
         host = _text(rule.spec.get("host"))
         has_selector = rule.spec.get("workloadSelector") is not None
-        policy = as_mapping(rule.spec.get("trafficPolicy"))
-        mode = _unverified_mode(as_mapping(policy.get("tls")), has_selector)
+        policy = mapping(rule.spec.get("trafficPolicy"))
+        mode = _unverified_mode(mapping(policy.get("tls")), has_selector)
         if mode is not None:
             path = field_path("spec", "trafficPolicy", "tls", "caCertificates")
             context.report(
@@ -55,9 +55,9 @@ def ca_certificates(context: AnalysisContext) -> None:
                     rule, rule.full_name, rule.namespace, mode, host, field_path=path
                 )
             )
-        for index, settings in enumerate(as_list(policy.get("portLevelSettings"))):
-            settings = as_mapping(settings)
-            mode = _unverified_mode(as_mapping(settings.get("tls")), has_selector)
+        for index, settings in enumerate(sequence(policy.get("portLevelSettings"))):
+            settings = mapping(settings)
+            mode = _unverified_mode(mapping(settings.get("tls")), has_selector)
             if mode is None:
                 continue
             path = field_path("spec", "trafficPolicy", "portLevelSettings", index, "tls", "caCertificates")
@@ -82,7 +82,7 @@ def _unverified_mode(tls: Mapping[str, Any], has_selector: bool) -> str | None:
 
 def _port_selector_text(port: Any) -> str:
     """A PortSelector as istioctl prints it (protobuf text): `number:443`."""
-    number = as_mapping(port).get("number")
+    number = mapping(port).get("number")
     return f"number:{number}" if isinstance(number, int) and number else ""
 
 
@@ -104,7 +104,7 @@ def subset_select_pod(context: AnalysisContext) -> None:
     pod_labels = [_workload_labels(context, pod) for pod in context.each(POD)]
     for rule in context.each(DESTINATION_RULE):
         host = _text(rule.spec.get("host"))
-        target = index.lookup(rule.namespace, as_strings(rule.spec.get("exportTo")), host)
+        target = index.lookup(rule.namespace, strings(rule.spec.get("exportTo")), host)
         if target is None:
             context.report(UNKNOWN_HOST(rule, host))
             continue
@@ -115,13 +115,11 @@ def subset_select_pod(context: AnalysisContext) -> None:
 
 def _subset_selectors(rule: Resource, workload_selector: Mapping[str, str]) -> dict[str, dict[str, str]]:
     selectors: dict[str, dict[str, str]] = {}
-    for subset in as_list(rule.spec.get("subsets")):
-        subset = as_mapping(subset)
+    for subset in sequence(rule.spec.get("subsets")):
+        subset = mapping(subset)
         name = subset.get("name")
         if isinstance(name, str):
-            labels = {
-                str(k): "" if v is None else str(v) for k, v in as_mapping(subset.get("labels")).items()
-            }
+            labels = {str(k): "" if v is None else str(v) for k, v in mapping(subset.get("labels")).items()}
             selectors[name] = {**workload_selector, **labels}
     return selectors
 

@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...resources import Resource
+from ...resources.fields import mapping, sequence, strings
 from ...resources.kinds import GATEWAY, POD, SECRET, SERVICE
 from ..context import AnalysisContext
 from ..message_catalogue import by_name
 from .base import analyzer, field_path, selector_matches, selector_text
 from .credentials import credential_problem, now_utc
-from .util import as_list, as_mapping, as_strings
 
 REFERENCED_RESOURCE_NOT_FOUND = by_name("ReferencedResourceNotFound")
 GATEWAY_PORT_NOT_DEFINED_ON_SERVICE = by_name("GatewayPortNotDefinedOnService")
@@ -28,7 +28,7 @@ def workload_selector(gateway: Resource) -> dict[str, str]:
     """A Gateway's `selector` as label strings (a key or value of another type is read as its text)."""
     return {
         str(key): "" if value is None else str(value)
-        for key, value in as_mapping(gateway.spec.get("selector")).items()
+        for key, value in mapping(gateway.spec.get("selector")).items()
     }
 
 
@@ -58,8 +58,8 @@ def _check_gateway_ports(context: AnalysisContext, gateway: Resource) -> None:
         )
         return
     exposed = _ports_of_services_selecting(context, pods)
-    for server in as_list(gateway.spec.get("servers")):
-        port = as_mapping(server).get("port")
+    for server in sequence(gateway.spec.get("servers")):
+        port = mapping(server).get("port")
         if not isinstance(port, Mapping) or not isinstance(port.get("number"), int):
             continue
         if port["number"] not in exposed:
@@ -77,11 +77,11 @@ def _ports_of_services_selecting(context: AnalysisContext, pods: list[Resource])
         for service in context.each(SERVICE):
             if service.namespace != pod.namespace:
                 continue
-            selector = as_mapping(service.spec.get("selector"))
+            selector = mapping(service.spec.get("selector"))
             if not selector or not selector_matches(selector, pod.labels):
                 continue
-            for port in as_list(service.spec.get("ports")):
-                port = as_mapping(port)
+            for port in sequence(service.spec.get("ports")):
+                port = mapping(port)
                 if str(port.get("protocol") or "TCP") != "TCP":
                     continue
                 for key in ("port", "targetPort"):
@@ -124,10 +124,10 @@ def conflicting_gateways(context: AnalysisContext) -> None:
             for (other_text, port), group in listeners.items()
             if _select_same_workloads(context, text, selector, other_text, group.selector)
         ]
-        for server in as_list(gateway.spec.get("servers")):
-            server = as_mapping(server)
+        for server in sequence(gateway.spec.get("servers")):
+            server = mapping(server)
             port = _server_port(server)
-            hosts = as_strings(server.get("hosts"))
+            hosts = strings(server.get("hosts"))
             listener = (_text(server.get("bind")), _is_plain_http(server))
             conflicting = sorted(
                 {
@@ -148,12 +148,12 @@ def _listeners_by_selector_and_port(context: AnalysisContext) -> dict[tuple[str,
     listeners: dict[tuple[str, int], _Listeners] = {}
     for gateway in context.each(GATEWAY):
         selector = workload_selector(gateway)
-        for server in as_list(gateway.spec.get("servers")):
-            server = as_mapping(server)
+        for server in sequence(gateway.spec.get("servers")):
+            server = mapping(server)
             key = (selector_text(selector), _server_port(server))
             group = listeners.setdefault(key, _Listeners(selector))
             known = group.hosts_by_gateway.setdefault(gateway.full_name, {})
-            for host in as_strings(server.get("hosts")):
+            for host in strings(server.get("hosts")):
                 known[host] = (_text(server.get("bind")), _is_plain_http(server))
     return listeners
 
@@ -168,7 +168,7 @@ def _clash(listener: tuple[str, bool], other: tuple[str, bool] | None) -> bool:
 
 def _is_plain_http(server: Mapping[str, Any]) -> bool:
     """An HTTP-family server without TLS (HTTP, HTTP2, HTTP_PROXY, GRPC, GRPC-WEB)."""
-    protocol = _text(as_mapping(server.get("port")).get("protocol")).upper()
+    protocol = _text(mapping(server.get("port")).get("protocol")).upper()
     return protocol in _HTTP_PROTOCOLS and server.get("tls") is None
 
 
@@ -190,7 +190,7 @@ def _select_same_workloads(
 
 
 def _server_port(server: Mapping[str, Any]) -> int:
-    number = as_mapping(server.get("port")).get("number")
+    number = mapping(server.get("port")).get("number")
     return number if isinstance(number, int) and not isinstance(number, bool) else 0
 
 
@@ -219,8 +219,8 @@ def secrets(context: AnalysisContext) -> None:
                 REFERENCED_RESOURCE_NOT_FOUND(gateway, "selector", selector_text(selector), field_path=path)
             )
             continue
-        for index, server in enumerate(as_list(gateway.spec.get("servers"))):
-            credential = _text(as_mapping(as_mapping(server).get("tls")).get("credentialName"))
+        for index, server in enumerate(sequence(gateway.spec.get("servers"))):
+            credential = _text(mapping(mapping(server).get("tls")).get("credentialName"))
             if not credential:
                 continue
             path = field_path("spec", "servers", index, "tls", "credentialName")
@@ -272,8 +272,8 @@ def _share_a_certificate(gateway: Resource, other: Resource) -> bool:
 
 
 def _server_tls_settings(gateway: Resource) -> list[Mapping[str, Any]]:
-    servers = [as_mapping(server) for server in as_list(gateway.spec.get("servers"))]
-    return [as_mapping(server["tls"]) for server in servers if server.get("tls") is not None]
+    servers = [mapping(server) for server in sequence(gateway.spec.get("servers"))]
+    return [mapping(server["tls"]) for server in servers if server.get("tls") is not None]
 
 
 def _same_certificate(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:

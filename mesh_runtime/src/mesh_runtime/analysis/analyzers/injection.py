@@ -9,11 +9,11 @@ from typing import Any
 import yaml
 
 from ...resources import Resource
+from ...resources.fields import mapping
 from ...resources.kinds import CONFIG_MAP, NAMESPACE, POD, PROXY_CONFIG
 from ..context import AnalysisContext
 from ..message_catalogue import by_name
 from .base import analyzer, field_path
-from .util import as_mapping
 from .workloads import (
     DATAPLANE_MODE_AMBIENT,
     DATAPLANE_MODE_LABEL,
@@ -105,17 +105,17 @@ def _injector_config_map(context: AnalysisContext, revision: str) -> Resource | 
 
 def _injector_values(config_map: Resource) -> Mapping[str, Any]:
     """The injector's Helm values: JSON under the ConfigMap's `values` key (empty when unreadable)."""
-    text = as_mapping(config_map.body.get("data")).get("values")
+    text = mapping(config_map.body.get("data")).get("values")
     if not isinstance(text, str):
         return {}
     try:
-        return as_mapping(json.loads(text))
+        return mapping(json.loads(text))
     except ValueError:
         return {}
 
 
 def _enables_namespaces_by_default(config_map: Resource) -> bool:
-    webhook = as_mapping(_injector_values(config_map).get("sidecarInjectorWebhook"))
+    webhook = mapping(_injector_values(config_map).get("sidecarInjectorWebhook"))
     return webhook.get("enableNamespacesByDefault") is True
 
 
@@ -167,8 +167,8 @@ def _is_injector(config_map: Resource) -> bool:
 
 def _injector_proxy_image(config_map: Resource) -> str:
     """The proxy image the injector uses: `global.proxy.image` if a full reference, else hub/image:tag."""
-    values = as_mapping(_injector_values(config_map).get("global"))
-    proxy = as_mapping(values.get("proxy")).get("image")
+    values = mapping(_injector_values(config_map).get("global"))
+    proxy = mapping(values.get("proxy")).get("image")
     proxy = proxy if isinstance(proxy, str) else ""
     if "/" in proxy:
         return proxy
@@ -206,18 +206,18 @@ def _image_type(context: AnalysisContext, pod: Resource) -> str:
         layers.append(_yaml_mapping(annotation))
     variant = ""
     for layer in layers:
-        variant = _string(as_mapping(layer.get("image")).get("imageType")) or variant
+        variant = _string(mapping(layer.get("image")).get("imageType")) or variant
     return "" if variant == "default" else variant
 
 
 def _selects(proxy_config: Resource, pod: Resource) -> bool:
-    match_labels = as_mapping(as_mapping(proxy_config.spec.get("selector")).get("matchLabels"))
+    match_labels = mapping(mapping(proxy_config.spec.get("selector")).get("matchLabels"))
     return all(pod.labels.get(key) == value for key, value in match_labels.items())
 
 
 def _yaml_mapping(text: str) -> Mapping[str, Any]:
     try:
-        return as_mapping(yaml.safe_load(text))
+        return mapping(yaml.safe_load(text))
     except yaml.YAMLError:
         return {}
 

@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...resources import Resource
+from ...resources.fields import sequence
 from ...resources.kinds import SERVICE
 from ..context import AnalysisContext
 from ..message_catalogue import by_name
 from .base import analyzer, field_path
-from .util import as_list
 from .workloads import (
     UNSUPPORTED,
     convert_protocol,
@@ -36,7 +36,7 @@ def port_name(context: AnalysisContext) -> None:
 
 def _check_port_names(context: AnalysisContext, service: Resource) -> None:
     external_name = service.spec.get("type") == EXTERNAL_NAME
-    for index, port in enumerate(as_list(service.spec.get("ports"))):
+    for index, port in enumerate(sequence(service.spec.get("ports"))):
         if not isinstance(port, Mapping):
             continue
         name = _text(port.get("name"))

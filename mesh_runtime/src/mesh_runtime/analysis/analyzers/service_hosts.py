@@ -15,10 +15,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ...resources import Resource
+from ...resources.fields import mapping, sequence, strings
 from ...resources.hosts import kubernetes_service, to_fqdn
 from ...resources.kinds import SERVICE, SERVICE_ENTRY
 from ..context import AnalysisContext
-from .util import as_list, as_mapping, as_strings
 
 #: The Service annotation that limits which namespaces see it, as ServiceEntry `exportTo` does.
 EXPORT_TO_ANNOTATION = "networking.istio.io/exportTo"
@@ -76,11 +76,11 @@ class ServiceIndex:
         return found if found is not None else self._entries.get((scope, fqdn))
 
     def _add_service_entry(self, entry: Resource) -> None:
-        ports = tuple(_number(as_mapping(port).get("number")) for port in as_list(entry.spec.get("ports")))
-        selector = as_mapping(as_mapping(entry.spec.get("workloadSelector")).get("labels"))
+        ports = tuple(_number(mapping(port).get("number")) for port in sequence(entry.spec.get("ports")))
+        selector = mapping(mapping(entry.spec.get("workloadSelector")).get("labels"))
         target = ServiceTarget(entry, ports, {str(k): str(v) for k, v in selector.items()})
-        scopes = _export_scopes(as_strings(entry.spec.get("exportTo")), entry.namespace)
-        for host in as_strings(entry.spec.get("hosts")):
+        scopes = _export_scopes(strings(entry.spec.get("exportTo")), entry.namespace)
+        for host in strings(entry.spec.get("hosts")):
             fqdn = to_fqdn(host, entry.namespace)
             for scope in scopes:
                 self._entries[(scope, fqdn)] = target
@@ -88,7 +88,7 @@ class ServiceIndex:
                     self._wildcards.append((scope, fqdn.removeprefix(WILDCARD), target))
 
     def _add_service(self, service: Resource) -> None:
-        ports = tuple(_number(as_mapping(port).get("port")) for port in as_list(service.spec.get("ports")))
+        ports = tuple(_number(mapping(port).get("port")) for port in sequence(service.spec.get("ports")))
         target = ServiceTarget(service, ports, {})
         annotation = service.annotations.get(EXPORT_TO_ANNOTATION, "")
         export_to = [part.strip() for part in annotation.split(",")] if annotation.strip() else []

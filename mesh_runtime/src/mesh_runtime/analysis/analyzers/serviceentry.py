@@ -6,12 +6,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from ...resources import Resource
+from ...resources.fields import mapping, sequence
 from ...resources.kinds import SERVICE_ENTRY
 from ..context import AnalysisContext
 from ..meshconfig import MeshConfig
 from ..message_catalogue import by_name
 from .base import analyzer, field_path
-from .util import as_list, as_mapping
 from .workloads import port_number
 
 SERVICE_ENTRY_ADDRESSES_REQUIRED = by_name("ServiceEntryAddressesRequired")
@@ -26,10 +26,10 @@ def protocol_addresses(context: AnalysisContext) -> None:
     if addresses_auto_allocated(context.mesh_config):
         return
     for entry in context.each(SERVICE_ENTRY):
-        if as_list(entry.spec.get("addresses")) or _status_addresses(entry):
+        if sequence(entry.spec.get("addresses")) or _status_addresses(entry):
             continue
-        for index, port in enumerate(as_list(entry.spec.get("ports"))):
-            protocol = as_mapping(port).get("protocol")
+        for index, port in enumerate(sequence(entry.spec.get("ports"))):
+            protocol = mapping(port).get("protocol")
             # TCP (named, or left out) cannot be told apart by host: without an address, the port is all
             # the proxy has to route on.
             if protocol in (None, "") or (isinstance(protocol, str) and protocol.upper() == "TCP"):
@@ -46,7 +46,7 @@ def addresses_auto_allocated(mesh_config: MeshConfig) -> bool:
     Both come from the mesh's default proxy metadata: `ISTIO_META_DNS_CAPTURE` must be "true", and
     `ISTIO_META_DNS_AUTO_ALLOCATE` or `PILOT_ENABLE_IP_AUTOALLOCATE` too.
     """
-    metadata = as_mapping(mesh_config.default_config.get("proxyMetadata"))
+    metadata = mapping(mesh_config.default_config.get("proxyMetadata"))
     if metadata.get("ISTIO_META_DNS_CAPTURE") != "true":
         return False
     return "true" in (
@@ -57,7 +57,7 @@ def addresses_auto_allocated(mesh_config: MeshConfig) -> bool:
 
 def _status_addresses(entry: Resource) -> list[object]:
     """Addresses the control plane allocated and wrote to the ServiceEntry's status."""
-    return as_list(as_mapping(entry.body.get("status")).get("addresses"))
+    return list(sequence(mapping(entry.body.get("status")).get("addresses")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,9 +108,9 @@ def conflicting_protocols(context: AnalysisContext) -> None:
 
 def _host_ports(entry: Resource) -> Iterator[tuple[_ScopedHostPort, str]]:
     """Every (scope, host, port) the ServiceEntry declares, with the port's protocol as written."""
-    ports = [p for p in as_list(entry.spec.get("ports")) if isinstance(p, Mapping)]
+    ports = [p for p in sequence(entry.spec.get("ports")) if isinstance(p, Mapping)]
     for scope in _export_scopes(entry):
-        for host in as_list(entry.spec.get("hosts")):
+        for host in sequence(entry.spec.get("hosts")):
             if not isinstance(host, str):
                 continue
             for port in ports:
@@ -123,7 +123,7 @@ def _host_ports(entry: Resource) -> Iterator[tuple[_ScopedHostPort, str]]:
 
 def _export_scopes(entry: Resource) -> list[str]:
     """The namespaces a ServiceEntry is visible in (`.` is its own), or just `*` when exported to all."""
-    export_to = [e for e in as_list(entry.spec.get("exportTo")) if isinstance(e, str)]
+    export_to = [e for e in sequence(entry.spec.get("exportTo")) if isinstance(e, str)]
     if not export_to or EXPORT_TO_ALL in export_to:
         return [EXPORT_TO_ALL]
     scopes: list[str] = []

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from ...resources import Resource
+from ...resources.fields import mapping
 from ...resources.kinds import NAMESPACE, POD, SIDECAR
 from ..context import AnalysisContext
 from ..message_catalogue import by_name
 from .base import analyzer, field_path, selector_matches, selector_text
-from .util import as_mapping
 from .workloads import as_str_map, namespace_in_ambient_mode, pod_in_ambient_mode
 
 REFERENCED_RESOURCE_NOT_FOUND = by_name("ReferencedResourceNotFound")
@@ -62,7 +62,7 @@ def selector(context: AnalysisContext) -> None:
 
 def workload_selector(sidecar: Resource) -> dict[str, str]:
     """A Sidecar's `workloadSelector.labels` (empty when it applies to its whole namespace)."""
-    return as_str_map(as_mapping(sidecar.spec.get("workloadSelector")).get("labels"))
+    return as_str_map(mapping(sidecar.spec.get("workloadSelector")).get("labels"))
 
 
 def _check_pod(context: AnalysisContext, pod: Resource, sidecars: list[Resource], reported: set[str]) -> None:

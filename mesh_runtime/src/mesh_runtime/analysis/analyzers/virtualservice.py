@@ -7,18 +7,18 @@ entries) meshlab uses the path of the field Istio meant, so the line is the dest
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ...resources import Resource, ResourceKey
+from ...resources.fields import mapping, sequence, strings
 from ...resources.hosts import MESH_GATEWAY, gateway_reference, kubernetes_service, matches, to_fqdn
 from ...resources.kinds import DESTINATION_RULE, GATEWAY, K8S_GATEWAY, SERVICE, SERVICE_ENTRY, VIRTUAL_SERVICE
 from ..context import AnalysisContext
 from ..message_catalogue import by_name
 from .base import analyzer, field_path
 from .service_hosts import ALL_NAMESPACES, SAME_NAMESPACE, ServiceIndex, ServiceTarget
-from .util import as_list, as_mapping, as_strings
 
 REFERENCED_RESOURCE_NOT_FOUND = by_name("ReferencedResourceNotFound")
 PORT_SELECTOR_REQUIRED = by_name("VirtualServiceDestinationPortSelectorRequired")
@@ -58,28 +58,28 @@ class Destination:
         port = self.fields.get("port")
         if port is None:
             return None
-        number = as_mapping(port).get("number")
+        number = mapping(port).get("number")
         return number if isinstance(number, int) and not isinstance(number, bool) else 0
 
 
 def route_destinations(vs: Resource, kinds: tuple[str, ...] = ROUTE_KINDS) -> Iterator[Destination]:
     """The destinations of every tcp, tls and http route (or of the `kinds` given), in Istio's order."""
     for kind in kinds:
-        for rule_index, rule in enumerate(as_list(vs.spec.get(kind))):
-            for route_index, route in enumerate(as_list(as_mapping(rule).get("route"))):
-                destination = as_mapping(as_mapping(route).get("destination"))
+        for rule_index, rule in enumerate(sequence(vs.spec.get(kind))):
+            for route_index, route in enumerate(sequence(mapping(rule).get("route"))):
+                destination = mapping(mapping(route).get("destination"))
                 path = field_path("spec", kind, rule_index, "route", route_index, "destination", "host")
                 yield Destination(destination, path)
 
 
 def mirror_destinations(vs: Resource) -> Iterator[Destination]:
     """The `mirror` and `mirrors[]` destinations of every http route."""
-    for rule_index, rule in enumerate(as_list(vs.spec.get("http"))):
-        rule = as_mapping(rule)
+    for rule_index, rule in enumerate(sequence(vs.spec.get("http"))):
+        rule = mapping(rule)
         if isinstance(rule.get("mirror"), Mapping):
             yield Destination(rule["mirror"], field_path("spec", "http", rule_index, "mirror", "host"), True)
-        for mirror_index, mirror in enumerate(as_list(rule.get("mirrors"))):
-            destination = as_mapping(as_mapping(mirror).get("destination"))
+        for mirror_index, mirror in enumerate(sequence(rule.get("mirrors"))):
+            destination = mapping(mapping(mirror).get("destination"))
             path = field_path("spec", "http", rule_index, "mirrors", mirror_index, "destination", "host")
             yield Destination(destination, path, True)
 
@@ -96,7 +96,7 @@ def destination_host(context: AnalysisContext) -> None:
     index = ServiceIndex(context)
     subset_routes = _subset_routes_to_own_hosts(context)
     for vs in context.each(VIRTUAL_SERVICE):
-        export_to = as_strings(vs.spec.get("exportTo"))
+        export_to = strings(vs.spec.get("exportTo"))
         for destination in (*route_destinations(vs), *mirror_destinations(vs)):
             target = index.lookup(vs.namespace, export_to, destination.host)
             if target is None:
@@ -136,7 +136,7 @@ def _subset_routes_to_own_hosts(context: AnalysisContext) -> list[tuple[str, str
     """(VirtualService `ns/name`, destination FQDN) for each http route with a subset to one of its hosts."""
     found: list[tuple[str, str]] = []
     for vs in context.each(VIRTUAL_SERVICE):
-        own_hosts = {to_fqdn(host, vs.namespace) for host in as_strings(vs.spec.get("hosts"))}
+        own_hosts = {to_fqdn(host, vs.namespace) for host in strings(vs.spec.get("hosts"))}
         for destination in route_destinations(vs, ("http",)):
             if not destination.subset:
                 continue
@@ -153,7 +153,7 @@ def _check_ingress_subsets(
 
     Subsets chosen by a VirtualService bound to the mesh do not apply to requests through the gateway.
     """
-    if not as_strings(vs.spec.get("gateways")):
+    if not strings(vs.spec.get("gateways")):
         return
     for destination in route_destinations(vs, ("http",)):
         if destination.subset:
@@ -194,8 +194,8 @@ def _destination_rule_subsets(context: AnalysisContext) -> set[tuple[str, str, s
     for rule in context.each(DESTINATION_RULE):
         host = rule.spec.get("host")
         service = kubernetes_service(host if isinstance(host, str) else "", rule.namespace)
-        for subset in as_list(rule.spec.get("subsets")):
-            name = as_mapping(subset).get("name")
+        for subset in sequence(rule.spec.get("subsets")):
+            name = mapping(subset).get("name")
             if isinstance(name, str):
                 subsets.add((service.namespace, service.name, name))
     return subsets
@@ -211,7 +211,7 @@ def _destination_rule_subsets(context: AnalysisContext) -> set[tuple[str, str, s
 )
 def gateways(context: AnalysisContext) -> None:
     for vs in context.each(VIRTUAL_SERVICE):
-        for index, reference in enumerate(as_strings(vs.spec.get("gateways"))):
+        for index, reference in enumerate(strings(vs.spec.get("gateways"))):
             if reference != MESH_GATEWAY:
                 _check_gateway_reference(context, vs, reference, field_path("spec", "gateways", index))
 
@@ -226,7 +226,7 @@ def _check_gateway_reference(context: AnalysisContext, vs: Resource, reference: 
     kubernetes_gateway = context.find(K8S_GATEWAY, namespace, name) if istio_gateway is None else None
     if istio_gateway is None and kubernetes_gateway is None:
         context.report(REFERENCED_RESOURCE_NOT_FOUND(vs, "gateway", reference, field_path=path))
-    vs_hosts = as_strings(vs.spec.get("hosts"))
+    vs_hosts = strings(vs.spec.get("hosts"))
     if kubernetes_gateway is not None:
         bound = _hosts_in_kubernetes_gateway(kubernetes_gateway, vs_hosts)
     else:
@@ -242,18 +242,18 @@ def is_internal_gateway_reference(reference: str) -> bool:
     return any(f"{sep}{INTERNAL_GATEWAY_MARK}{sep}" in name for sep in ("~", "-"))
 
 
-def _hosts_in_gateway(gateway: Resource | None, vs_hosts: list[str], vs_namespace: str) -> bool:
+def _hosts_in_gateway(gateway: Resource | None, vs_hosts: Sequence[str], vs_namespace: str) -> bool:
     """Whether a VirtualService host matches a host of the Gateway's servers that its namespace may use."""
     if gateway is None:
         return False
     gateway_hosts: list[str] = []
-    for server in as_list(gateway.spec.get("servers")):
-        gateway_hosts += _server_hosts(as_strings(as_mapping(server).get("hosts")), gateway.namespace)
+    for server in sequence(gateway.spec.get("servers")):
+        gateway_hosts += _server_hosts(strings(mapping(server).get("hosts")), gateway.namespace)
     usable = _hosts_for_namespace(gateway_hosts, vs_namespace)
     return any(matches(gateway_host, vs_host) for gateway_host in usable for vs_host in vs_hosts)
 
 
-def _server_hosts(hosts: list[str], gateway_namespace: str) -> list[str]:
+def _server_hosts(hosts: Sequence[str], gateway_namespace: str) -> list[str]:
     """A server's hosts with `./x` made `<gateway ns>/x`, `*/x` made `x`, and `*/*` standing for all (`*`)."""
     result: list[str] = []
     for host in hosts:
@@ -283,11 +283,11 @@ def _hosts_for_namespace(hosts: list[str], namespace: str) -> list[str]:
     return usable
 
 
-def _hosts_in_kubernetes_gateway(gateway: Resource, vs_hosts: list[str]) -> bool:
+def _hosts_in_kubernetes_gateway(gateway: Resource, vs_hosts: Sequence[str]) -> bool:
     """Whether a VirtualService host matches a listener hostname (a listener without one accepts all)."""
     hostnames: list[str] = []
-    for listener in as_list(gateway.spec.get("listeners")):
-        hostname = as_mapping(listener).get("hostname")
+    for listener in sequence(gateway.spec.get("listeners")):
+        hostname = mapping(listener).get("hostname")
         if not isinstance(hostname, str) or not hostname:
             return True
         hostnames.append(hostname)
@@ -334,16 +334,16 @@ def _mesh_hosts_by_scope(context: AnalysisContext) -> dict[str, dict[ResourceKey
     """`scope/fqdn` → the VirtualServices bound to the mesh that define that host for that scope."""
     groups: dict[str, dict[ResourceKey, Resource]] = {}
     for vs in context.each(VIRTUAL_SERVICE):
-        bound_gateways = as_strings(vs.spec.get("gateways"))
+        bound_gateways = strings(vs.spec.get("gateways"))
         if bound_gateways and MESH_GATEWAY not in bound_gateways:
             continue
-        for scope in _export_scopes(as_strings(vs.spec.get("exportTo")), vs.namespace):
-            for host in as_strings(vs.spec.get("hosts")):
+        for scope in _export_scopes(strings(vs.spec.get("exportTo")), vs.namespace):
+            for host in strings(vs.spec.get("hosts")):
                 groups.setdefault(f"{scope}/{to_fqdn(host, vs.namespace)}", {}).setdefault(vs.key, vs)
     return groups
 
 
-def _export_scopes(export_to: list[str], namespace: str) -> list[str]:
+def _export_scopes(export_to: Sequence[str], namespace: str) -> list[str]:
     if not export_to or ALL_NAMESPACES in export_to:
         return [ALL_NAMESPACES]
     scopes: list[str] = []

@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...resources import Resource
+from ...resources.fields import mapping, sequence
 from ...resources.kinds import DEPLOYMENT, NAMESPACE
 from ..context import AnalysisContext
-from .util import as_list, as_mapping
 
 ISTIO_PROXY = "istio-proxy"
 INJECTION_LABEL = "istio-injection"
@@ -57,7 +57,7 @@ _WELL_KNOWN_TCP_PORTS = frozenset({25, 53, 3306, 27017})
 
 def as_str_map(value: Any) -> dict[str, str]:
     """A label map (selector, template labels) as strings; non-mapping values count as empty."""
-    return {str(k): str(v) for k, v in as_mapping(value).items()}
+    return {str(k): str(v) for k, v in mapping(value).items()}
 
 
 def parse_protocol(text: str) -> str:
@@ -112,20 +112,20 @@ def is_istio_managed_gateway(resource: Resource) -> bool:
 def pod_spec(resource: Resource) -> Mapping[str, Any]:
     """The pod spec of a Pod, or of a Deployment's pod template."""
     if resource.kind == DEPLOYMENT:
-        return as_mapping(as_mapping(resource.spec.get("template")).get("spec"))
+        return mapping(mapping(resource.spec.get("template")).get("spec"))
     return resource.spec
 
 
 def pod_template_metadata(deployment: Resource) -> Mapping[str, Any]:
     """The `metadata` of a Deployment's pod template."""
-    return as_mapping(as_mapping(deployment.spec.get("template")).get("metadata"))
+    return mapping(mapping(deployment.spec.get("template")).get("metadata"))
 
 
 def containers(spec: Mapping[str, Any], with_init: bool = False) -> list[Mapping[str, Any]]:
     """The containers of a pod spec (then its init containers, when asked), skipping malformed entries."""
-    found = [c for c in as_list(spec.get("containers")) if isinstance(c, Mapping)]
+    found = [c for c in sequence(spec.get("containers")) if isinstance(c, Mapping)]
     if with_init:
-        found += [c for c in as_list(spec.get("initContainers")) if isinstance(c, Mapping)]
+        found += [c for c in sequence(spec.get("initContainers")) if isinstance(c, Mapping)]
     return found
 
 

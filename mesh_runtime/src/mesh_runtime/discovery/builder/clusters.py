@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ...resources import Resource
+from ...resources import fields as f
 from ...resources import kinds as k
 from ...resources.hosts import subset_of
 from ...xds import (
@@ -27,7 +28,7 @@ from ...xds import (
     TlsSettings,
     cluster_name,
 )
-from .. import fields as f
+from .. import spec_values
 from ..registry import ServicePort
 from ..snapshot import MeshService, Snapshot, export_set, exported_to
 
@@ -183,10 +184,10 @@ def tls_settings(value: Any, service: MeshService) -> TlsSettings:
 def connection_pool(spec: Mapping[str, Any]) -> ConnectionPool:
     tcp = f.mapping(spec.get("tcp"))
     http = f.mapping(spec.get("http"))
-    connect_timeout = f.seconds(tcp.get("connectTimeout"))
-    idle = f.seconds(http.get("idleTimeout"))
+    connect_timeout = spec_values.seconds(tcp.get("connectTimeout"))
+    idle = spec_values.seconds(http.get("idleTimeout"))
     if idle is None:
-        idle = f.seconds(tcp.get("idleTimeout"))
+        idle = spec_values.seconds(tcp.get("idleTimeout"))
     return ConnectionPool(
         max_connections=f.integer(tcp.get("maxConnections")),
         max_pending_requests=f.integer(http.get("http1MaxPendingRequests")),
@@ -208,8 +209,8 @@ def outlier_detection(value: Any) -> OutlierDetection | None:
         errors_5xx = 0
     if errors_5xx is None:
         errors_5xx = 5
-    interval = f.seconds(value.get("interval"))
-    base = f.seconds(value.get("baseEjectionTime"))
+    interval = spec_values.seconds(value.get("interval"))
+    base = spec_values.seconds(value.get("baseEjectionTime"))
     max_percent = f.integer(value.get("maxEjectionPercent"))
     min_health = f.integer(value.get("minHealthPercent"))
     return OutlierDetection(

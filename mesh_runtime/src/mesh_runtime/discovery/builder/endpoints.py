@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from ...resources import fields as f
 from ...resources import kinds as k
 from ...xds import ClusterLoadAssignment, Endpoint, Node, cluster_name
-from .. import fields as f
 from ..registry import ServicePort, Workload
 from ..snapshot import MeshService, Snapshot, StaticEndpoint
 from . import clusters as c

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...resources import Resource
+from ...resources import fields as f
 from ...resources import kinds as k
 from ...resources.hosts import matches, split_namespaced_host, subset_of
 from ...xds import (
@@ -33,7 +34,6 @@ from ...xds import (
     TlsSettings,
     VirtualHost,
 )
-from .. import fields as f
 from ..snapshot import Snapshot, export_set, exported_to
 from .routes import RouteContext, http_routes
 from .scope import bound_gateways, visible_services

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...resources import Resource
+from ...resources import fields as f
 from ...resources.hosts import MESH_GATEWAY, gateway_reference
 from ...xds import (
     CorsPolicy,
@@ -34,18 +35,17 @@ from ...xds import (
     WeightedCluster,
     cluster_name,
 )
-from .. import fields as f
+from ...xds.types import DEFAULT_RETRIABLE_STATUS_CODES, DEFAULT_RETRY_ON
+from .. import spec_values
 from ..snapshot import Snapshot
 
 #: Pilot's retry policy when a route sets none (route/retry/retry.go): 2 retries on these conditions.
-DEFAULT_RETRY_ON = ("connect-failure", "refused-stream", "unavailable", "cancelled", "retriable-status-codes")
-DEFAULT_RETRIABLE_STATUS_CODES = (503,)
 #: Headers Istio ignores in `match.headers` (they have their own match fields).
 _PSEUDO_HEADERS = frozenset({"uri", "scheme", "method", "authority", ":path", ":method", ":authority"})
 
 
 def default_retry() -> Retry:
-    return Retry(attempts=2, retry_on=DEFAULT_RETRY_ON, retriable_status_codes=DEFAULT_RETRIABLE_STATUS_CODES)
+    return Retry()
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +91,7 @@ def http_route(http: Mapping[str, Any], index: int, service: Resource, context: 
         redirect=redirect(f.mapping(http.get("redirect"))),
         direct_response=direct_response(f.mapping(http.get("directResponse"))),
         rewrite=rewrite(f.mapping(http.get("rewrite"))),
-        timeout=_positive(f.seconds(http.get("timeout"))),
+        timeout=_positive(spec_values.seconds(http.get("timeout"))),
         retry=retry_policy(http.get("retries")),
         fault_delay=fault_delay(f.mapping(fault.get("delay"))),
         fault_abort=fault_abort(f.mapping(fault.get("abort"))),
@@ -291,25 +291,25 @@ def retry_policy(value: Any) -> Retry | None:
             retry_on.append("retriable-status-codes")
     return Retry(
         attempts=attempts,
-        per_try_timeout=_positive(f.seconds(value.get("perTryTimeout"))),
+        per_try_timeout=_positive(spec_values.seconds(value.get("perTryTimeout"))),
         retry_on=tuple(retry_on),
         retriable_status_codes=tuple(codes),
-        backoff=_positive(f.seconds(value.get("backoff"))),
+        backoff=_positive(spec_values.seconds(value.get("backoff"))),
     )
 
 
 def fault_delay(spec: Mapping[str, Any]) -> FaultDelay | None:
-    delay = f.seconds(spec.get("fixedDelay"))
+    delay = spec_values.seconds(spec.get("fixedDelay"))
     if delay is None:
         return None  # exponentialDelay is not supported
-    return FaultDelay(delay, f.percentage(spec, default=0.0))
+    return FaultDelay(delay, spec_values.percentage(spec, default=0.0))
 
 
 def fault_abort(spec: Mapping[str, Any]) -> FaultAbort | None:
     status = f.integer(spec.get("httpStatus"))
     if status is None:
         return None  # grpcStatus and http2Error aborts are not supported
-    return FaultAbort(status, f.percentage(spec, default=0.0))
+    return FaultAbort(status, spec_values.percentage(spec, default=0.0))
 
 
 def header_operations(value: Any) -> HeaderOperations | None:
@@ -339,7 +339,7 @@ def cors_policy(spec: Mapping[str, Any]) -> CorsPolicy | None:
         allow_methods=f.strings(spec.get("allowMethods")),
         allow_headers=f.strings(spec.get("allowHeaders")),
         expose_headers=f.strings(spec.get("exposeHeaders")),
-        max_age=f.seconds(spec.get("maxAge")),
+        max_age=spec_values.seconds(spec.get("maxAge")),
         allow_credentials=f.boolean(spec.get("allowCredentials")),
         unmatched_preflights="IGNORE" if f.text(spec.get("unmatchedPreflights")) == "IGNORE" else "FORWARD",
     )

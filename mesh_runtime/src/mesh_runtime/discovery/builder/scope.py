@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...resources import Resource
+from ...resources import fields as f
 from ...resources import kinds as k
 from ...resources.hosts import MESH_GATEWAY, matches, split_namespaced_host, subset_of
 from ...xds import Node
-from .. import fields as f
 from ..snapshot import ALL_NAMESPACES, MeshService, Snapshot, export_set, exported_to
 from .routes import resolve_gateway
 

@@ -13,9 +13,9 @@ from itertools import product
 from typing import Any, Literal
 
 from ...resources import Resource
+from ...resources import fields as f
 from ...resources import kinds as k
 from ...xds import AuthorizationPolicy, PeerAuthentication, PolicyRule
-from .. import fields as f
 from ..snapshot import Snapshot
 
 MtlsMode = Literal["STRICT", "PERMISSIVE", "DISABLE"]
