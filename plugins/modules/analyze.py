@@ -192,24 +192,27 @@ stderr:
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402 (after the documentation, as Ansible expects)
 
-from ansible_collections.meshlab.mesh.plugins.module_utils.meshctl import LEVELS, run_analyze  # noqa: E402
+from ansible_collections.meshlab.mesh.plugins.module_utils.analyze import run_analyze  # noqa: E402
+from ansible_collections.meshlab.mesh.plugins.module_utils.args_common import argument_spec  # noqa: E402
+from ansible_collections.meshlab.mesh.plugins.module_utils.runner import LEVELS  # noqa: E402
 
 
 def main():
     module = AnsibleModule(
-        argument_spec={
-            "files": {"type": "list", "elements": "path", "default": []},
-            "namespace": {"type": "str"},
-            "all_namespaces": {"type": "bool", "default": False},
-            "use_kube": {"type": "bool", "default": False},
-            "failure_threshold": {"type": "str", "choices": list(reversed(LEVELS)), "default": "Error"},
-            "output_threshold": {"type": "str", "choices": list(reversed(LEVELS)), "default": "Info"},
-            "suppress": {"type": "list", "elements": "str", "default": []},
-            "analyzers": {"type": "list", "elements": "str", "default": []},
-            "mesh_config_file": {"type": "path"},
-            "ignore_unknown": {"type": "bool", "default": False},
-            "meshctl_path": {"type": "path"},
-        },
+        argument_spec=argument_spec(
+            {
+                "files": {"type": "list", "elements": "path", "default": []},
+                "namespace": {"type": "str"},
+                "all_namespaces": {"type": "bool", "default": False},
+                "use_kube": {"type": "bool", "default": False},
+                "failure_threshold": {"type": "str", "choices": list(reversed(LEVELS)), "default": "Error"},
+                "output_threshold": {"type": "str", "choices": list(reversed(LEVELS)), "default": "Info"},
+                "suppress": {"type": "list", "elements": "str", "default": []},
+                "analyzers": {"type": "list", "elements": "str", "default": []},
+                "mesh_config_file": {"type": "path"},
+                "ignore_unknown": {"type": "bool", "default": False},
+            },
+        ),
         supports_check_mode=True,
     )
     run_analyze(module)

@@ -127,21 +127,20 @@ stderr:
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402 (after the documentation, as Ansible expects)
 
-from ansible_collections.meshlab.mesh.plugins.module_utils.meshctl import run_namespace  # noqa: E402
+from ansible_collections.meshlab.mesh.plugins.module_utils.args_common import argument_spec  # noqa: E402
+from ansible_collections.meshlab.mesh.plugins.module_utils.config_api import run_namespace  # noqa: E402
 
 
 def main():
     module = AnsibleModule(
-        argument_spec={
-            "name": {"type": "str", "required": True},
-            "labels": {"type": "dict", "default": {}},
-            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-            "control_plane": {"type": "str"},
-            "token": {"type": "str", "no_log": True},
-            "ca_file": {"type": "path"},
-            "data_dir": {"type": "path"},
-            "meshctl_path": {"type": "path"},
-        },
+        argument_spec=argument_spec(
+            {
+                "name": {"type": "str", "required": True},
+                "labels": {"type": "dict", "default": {}},
+                "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+            },
+            config_api=True,
+        ),
         supports_check_mode=True,
     )
     run_namespace(module)

@@ -177,22 +177,21 @@ stderr:
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402 (after the documentation, as Ansible expects)
 
-from ansible_collections.meshlab.mesh.plugins.module_utils.meshctl import run_resource  # noqa: E402
+from ansible_collections.meshlab.mesh.plugins.module_utils.args_common import argument_spec  # noqa: E402
+from ansible_collections.meshlab.mesh.plugins.module_utils.config_api import run_resource  # noqa: E402
 
 
 def main():
     module = AnsibleModule(
-        argument_spec={
-            "src": {"type": "path"},
-            "definition": {"type": "raw"},
-            "namespace": {"type": "str"},
-            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-            "control_plane": {"type": "str"},
-            "token": {"type": "str", "no_log": True},
-            "ca_file": {"type": "path"},
-            "data_dir": {"type": "path"},
-            "meshctl_path": {"type": "path"},
-        },
+        argument_spec=argument_spec(
+            {
+                "src": {"type": "path"},
+                "definition": {"type": "raw"},
+                "namespace": {"type": "str"},
+                "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+            },
+            config_api=True,
+        ),
         mutually_exclusive=[("src", "definition")],
         required_one_of=[("src", "definition")],
         supports_check_mode=True,

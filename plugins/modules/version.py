@@ -145,18 +145,20 @@ stderr:
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402 (after the documentation, as Ansible expects)
 
-from ansible_collections.meshlab.mesh.plugins.module_utils.meshctl import run_version  # noqa: E402
+from ansible_collections.meshlab.mesh.plugins.module_utils.args_common import argument_spec  # noqa: E402
+from ansible_collections.meshlab.mesh.plugins.module_utils.version import run_version  # noqa: E402
 
 
 def main():
     module = AnsibleModule(
-        argument_spec={
-            "expected_version": {"type": "str"},
-            "fail_on_skew": {"type": "bool", "default": False},
-            "control_plane": {"type": "str"},
-            "remote": {"type": "bool", "default": True},
-            "meshctl_path": {"type": "path"},
-        },
+        argument_spec=argument_spec(
+            {
+                "expected_version": {"type": "str"},
+                "fail_on_skew": {"type": "bool", "default": False},
+                "control_plane": {"type": "str"},
+                "remote": {"type": "bool", "default": True},
+            },
+        ),
         supports_check_mode=True,
     )
     run_version(module)

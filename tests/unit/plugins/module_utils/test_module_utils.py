@@ -16,7 +16,13 @@ import pytest
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.meshlab.mesh.plugins.module_utils import meshctl as m
+from ansible_collections.meshlab.mesh.plugins.module_utils import (
+    analyze,
+    config_api,
+    messages,
+    runner,
+    version,
+)
 
 FILES = Path(__file__).resolve().parents[3] / "integration" / "plugins" / "modules" / "files"
 
@@ -62,7 +68,12 @@ def analyze_params(**overrides: Any) -> dict[str, Any]:
 
 
 def test_levels_rank_from_info_to_error_and_unknown_ranks_highest() -> None:
-    assert m.level_rank("Info") < m.level_rank("Warning") < m.level_rank("Error") < m.level_rank("Fatal")
+    assert (
+        messages.level_rank("Info")
+        < messages.level_rank("Warning")
+        < messages.level_rank("Error")
+        < messages.level_rank("Fatal")
+    )
 
 
 @pytest.mark.parametrize(
@@ -70,16 +81,16 @@ def test_levels_rank_from_info_to_error_and_unknown_ranks_highest() -> None:
     [("Info", [ERROR, WARNING, INFO]), ("Warning", [ERROR, WARNING]), ("Error", [ERROR])],
 )
 def test_at_or_above_keeps_messages_at_the_threshold_and_above(threshold: str, expected: list[Any]) -> None:
-    assert m.at_or_above(MIXED, threshold) == expected
+    assert messages.at_or_above(MIXED, threshold) == expected
 
 
 def test_counts_have_every_level_even_at_zero() -> None:
-    assert m.count_by_level([]) == {"Error": 0, "Warning": 0, "Info": 0}
-    assert m.count_by_level([WARNING, WARNING, INFO]) == {"Error": 0, "Warning": 2, "Info": 1}
+    assert messages.count_by_level([]) == {"Error": 0, "Warning": 0, "Info": 0}
+    assert messages.count_by_level([WARNING, WARNING, INFO]) == {"Error": 0, "Warning": 2, "Info": 1}
 
 
 def test_counts_keep_a_level_meshctl_does_not_define() -> None:
-    assert m.count_by_level([message("Fatal"), {"code": "X"}]) == {
+    assert messages.count_by_level([message("Fatal"), {"code": "X"}]) == {
         "Error": 0,
         "Warning": 0,
         "Info": 0,
@@ -89,22 +100,24 @@ def test_counts_keep_a_level_meshctl_does_not_define() -> None:
 
 
 def test_a_message_reads_like_meshctls_log_line() -> None:
-    assert m.describe_message(ERROR) == (
+    assert messages.describe_message(ERROR) == (
         'Error [IST0101] (VirtualService default/shop vs.yaml:12) Referenced gateway not found: "gw"'
     )
-    assert m.describe_message(message("Info", "IST0001", text="no origin")) == "Info [IST0001] no origin"
+    assert (
+        messages.describe_message(message("Info", "IST0001", text="no origin")) == "Info [IST0001] no origin"
+    )
 
 
 def test_describing_many_messages_quotes_the_first_and_counts_the_rest() -> None:
-    lines = m.describe_messages([WARNING] * 7).splitlines()
-    assert len(lines) == m.QUOTED_MESSAGES + 1
+    lines = messages.describe_messages([WARNING] * 7).splitlines()
+    assert len(lines) == runner.QUOTED_MESSAGES + 1
     assert lines[-1] == "... and 2 more (see messages in the result)"
 
 
 def test_parse_messages_reads_meshctls_json() -> None:
-    assert m.parse_messages(json.dumps(MIXED, indent="\t") + "\n") == MIXED
-    assert m.parse_messages("") == []
-    assert m.parse_messages("[]\n") == []
+    assert messages.parse_messages(json.dumps(MIXED, indent="\t") + "\n") == MIXED
+    assert messages.parse_messages("") == []
+    assert messages.parse_messages("[]\n") == []
 
 
 @pytest.mark.parametrize(
@@ -116,15 +129,15 @@ def test_parse_messages_reads_meshctls_json() -> None:
     ],
 )
 def test_parse_messages_rejects_other_output(stdout: str, complaint: str) -> None:
-    with pytest.raises(m.MeshctlError, match=complaint) as caught:
-        m.parse_messages(stdout)
+    with pytest.raises(runner.MeshctlError, match=complaint) as caught:
+        messages.parse_messages(stdout)
     assert caught.value.result["stdout"] == stdout
 
 
 @pytest.mark.parametrize("bad", ["IST0103", "=Pod *", "IST0103=", " = "])
 def test_a_malformed_suppression_is_named_by_its_index(bad: str) -> None:
-    with pytest.raises(m.MeshctlError, match=r"^suppress\[2\]: .* is not CODE=PATTERN"):
-        m.check_suppression(bad, 2)
+    with pytest.raises(runner.MeshctlError, match=r"^suppress\[2\]: .* is not CODE=PATTERN"):
+        messages.check_suppression(bad, 2)
 
 
 # Exit statuses and stderr ---------------------------------------------------------------------------------
@@ -141,12 +154,13 @@ def test_a_malformed_suppression_is_named_by_its_index(bad: str) -> None:
     ],
 )
 def test_each_exit_status_gets_its_own_message_with_stderr(rc: int, expected: str) -> None:
-    assert m.exit_failure("meshctl analyze", rc, "Error: bad flag\n").startswith(expected)
+    assert runner.exit_failure("meshctl analyze", rc, "Error: bad flag\n").startswith(expected)
 
 
 def test_an_exit_without_stderr_says_so() -> None:
     assert (
-        m.exit_failure("meshctl version", 1, "\n") == "meshctl version failed (exit 1): (nothing on stderr)"
+        runner.exit_failure("meshctl version", 1, "\n")
+        == "meshctl version failed (exit 1): (nothing on stderr)"
     )
 
 
@@ -160,20 +174,20 @@ def test_stderr_warnings_pick_what_a_user_must_see() -> None:
         "Error: Some files couldn't be parsed.\n"
         "\u2714 No validation issues found when analyzing namespace: default.\n"
     )
-    assert m.stderr_warnings(stderr) == [
+    assert runner.stderr_warnings(stderr) == [
         "Warning: Supplied message code 'IST9999' is an unknown message code and will not have any effect.",
         "Skipping file notes.txt, recognized file extensions are: [.json .yaml .yml]",
         "some files could not be parsed and were not analyzed: "
         "broken.yaml:4: invalid YAML (skipped); other.yaml:1: not a mapping (skipped)",
     ]
-    assert m.stderr_warnings("") == []
+    assert runner.stderr_warnings("") == []
 
 
 # analyze --------------------------------------------------------------------------------------------------
 
 
 def test_analyze_command_defaults() -> None:
-    assert m.analyze_command("/bin/meshctl", analyze_params()) == [
+    assert analyze.analyze_command("/bin/meshctl", analyze_params()) == [
         "/bin/meshctl",
         "analyze",
         "--use-kube=false",
@@ -200,7 +214,7 @@ def test_analyze_command_passes_every_option() -> None:
         mesh_config_file="/etc/mesh.yaml",
         ignore_unknown=True,
     )
-    command = m.analyze_command("meshctl", params)
+    command = analyze.analyze_command("meshctl", params)
     assert command[2] == "--use-kube=true"
     assert command[command.index("--failure-threshold") + 1] == "Warning"
     assert command[command.index("--output-threshold") + 1] == "Info"  # applied by the module, not meshctl
@@ -213,13 +227,13 @@ def test_analyze_command_passes_every_option() -> None:
 
 
 def test_analyze_command_all_namespaces() -> None:
-    command = m.analyze_command("meshctl", analyze_params(all_namespaces=True))
+    command = analyze.analyze_command("meshctl", analyze_params(all_namespaces=True))
     assert "--all-namespaces" in command
     assert "--namespace" not in command
 
 
 def test_analyze_command_without_files_for_the_live_mesh() -> None:
-    assert m.analyze_command("meshctl", analyze_params(files=[], use_kube=True))[-1] == "Error"
+    assert analyze.analyze_command("meshctl", analyze_params(files=[], use_kube=True))[-1] == "Error"
 
 
 @pytest.mark.parametrize(
@@ -232,18 +246,18 @@ def test_analyze_command_without_files_for_the_live_mesh() -> None:
     ],
 )
 def test_analyze_params_are_checked_before_running_meshctl(overrides: dict[str, Any], complaint: str) -> None:
-    with pytest.raises(m.MeshctlError) as caught:
-        m.check_analyze_params(analyze_params(**overrides), exists=lambda path: path != "gone.yaml")
+    with pytest.raises(runner.MeshctlError) as caught:
+        analyze.check_analyze_params(analyze_params(**overrides), exists=lambda path: path != "gone.yaml")
     assert caught.value.msg.startswith(complaint)
 
 
 def test_analyze_params_that_are_fine_pass() -> None:
-    m.check_analyze_params(analyze_params(files=[], use_kube=True), exists=lambda path: False)
-    m.check_analyze_params(analyze_params(namespace="shop"), exists=lambda path: True)
+    analyze.check_analyze_params(analyze_params(files=[], use_kube=True), exists=lambda path: False)
+    analyze.check_analyze_params(analyze_params(namespace="shop"), exists=lambda path: True)
 
 
 def test_messages_under_the_threshold_are_returned() -> None:
-    result = m.interpret_analysis(0, json.dumps([WARNING, INFO]), "", analyze_params())
+    result = analyze.interpret_analysis(0, json.dumps([WARNING, INFO]), "", analyze_params())
     assert result == {
         "messages": [WARNING, INFO],
         "counts": {"Error": 0, "Warning": 1, "Info": 1},
@@ -254,13 +268,13 @@ def test_messages_under_the_threshold_are_returned() -> None:
 
 
 def test_no_messages_means_no_issues() -> None:
-    result = m.interpret_analysis(0, "[]\n", "\u2714 No validation issues found\n", analyze_params())
+    result = analyze.interpret_analysis(0, "[]\n", "\u2714 No validation issues found\n", analyze_params())
     assert result["issues"] is False
     assert result["counts"] == {"Error": 0, "Warning": 0, "Info": 0}
 
 
 def test_output_threshold_filters_messages_but_counts_cover_every_level() -> None:
-    result = m.interpret_analysis(
+    result = analyze.interpret_analysis(
         0, json.dumps([WARNING, INFO]), "", analyze_params(output_threshold="Warning")
     )
     assert result["messages"] == [WARNING]
@@ -268,11 +282,12 @@ def test_output_threshold_filters_messages_but_counts_cover_every_level() -> Non
 
 
 def test_messages_at_the_failure_threshold_fail_and_are_quoted() -> None:
-    with pytest.raises(m.MeshctlError) as caught:
-        m.interpret_analysis(79, json.dumps(MIXED), "Error: Analyzers found issues", analyze_params())
+    with pytest.raises(runner.MeshctlError) as caught:
+        analyze.interpret_analysis(79, json.dumps(MIXED), "Error: Analyzers found issues", analyze_params())
     failure = caught.value
     assert failure.msg == (
-        "meshctl analyze found 1 message at or above Error (failure_threshold):\n" + m.describe_message(ERROR)
+        "meshctl analyze found 1 message at or above Error (failure_threshold):\n"
+        + messages.describe_message(ERROR)
     )
     assert failure.result["messages"] == MIXED
     assert failure.result["counts"] == {"Error": 1, "Warning": 1, "Info": 1}
@@ -280,18 +295,20 @@ def test_messages_at_the_failure_threshold_fail_and_are_quoted() -> None:
 
 
 def test_a_lower_failure_threshold_counts_more_messages() -> None:
-    with pytest.raises(m.MeshctlError, match="found 2 messages at or above Warning"):
-        m.interpret_analysis(79, json.dumps(MIXED), "", analyze_params(failure_threshold="Warning"))
+    with pytest.raises(runner.MeshctlError, match="found 2 messages at or above Warning"):
+        analyze.interpret_analysis(79, json.dumps(MIXED), "", analyze_params(failure_threshold="Warning"))
 
 
 def test_messages_at_the_threshold_fail_even_if_meshctl_exits_0() -> None:
-    with pytest.raises(m.MeshctlError, match="found 1 message at or above Error"):
-        m.interpret_analysis(0, json.dumps([ERROR]), "", analyze_params())
+    with pytest.raises(runner.MeshctlError, match="found 1 message at or above Error"):
+        analyze.interpret_analysis(0, json.dumps([ERROR]), "", analyze_params())
 
 
 def test_exit_79_fails_even_when_the_messages_were_not_printed() -> None:
-    with pytest.raises(m.MeshctlError) as caught:
-        m.interpret_analysis(79, "[]", "Error: Analyzers found issues when analyzing namespace: default.", {})
+    with pytest.raises(runner.MeshctlError) as caught:
+        analyze.interpret_analysis(
+            79, "[]", "Error: Analyzers found issues when analyzing namespace: default.", {}
+        )
     assert caught.value.msg == (
         "meshctl analyze found issues at or above Error (failure_threshold): "
         "Error: Analyzers found issues when analyzing namespace: default."
@@ -306,8 +323,8 @@ def test_unparseable_files_fail_with_meshctls_stderr_and_the_other_files_message
             "Error: Some files couldn't be parsed.",
         ]
     )
-    with pytest.raises(m.MeshctlError) as caught:
-        m.interpret_analysis(65, json.dumps([WARNING]), stderr, analyze_params())
+    with pytest.raises(runner.MeshctlError) as caught:
+        analyze.interpret_analysis(65, json.dumps([WARNING]), stderr, analyze_params())
     assert "could not parse some files (exit 65)" in caught.value.msg
     assert "broken.yaml:4: invalid YAML" in caught.value.msg
     assert caught.value.result["messages"] == [WARNING]
@@ -315,8 +332,8 @@ def test_unparseable_files_fail_with_meshctls_stderr_and_the_other_files_message
 
 @pytest.mark.parametrize("rc", [1, 64, 127])
 def test_meshctl_failures_fail_with_stderr(rc: int) -> None:
-    with pytest.raises(m.MeshctlError) as caught:
-        m.interpret_analysis(rc, "", "Error: something specific\n", analyze_params())
+    with pytest.raises(runner.MeshctlError) as caught:
+        analyze.interpret_analysis(rc, "", "Error: something specific\n", analyze_params())
     assert "Error: something specific" in caught.value.msg
     assert caught.value.result == {"rc": rc, "stderr": "Error: something specific\n", "stdout": ""}
 
@@ -347,14 +364,14 @@ def report(control_plane: list[str] | None = None, proxies: list[str] | None = N
 
 
 def test_version_command() -> None:
-    assert m.version_command("meshctl", {"remote": False, "control_plane": "cp:15014"}) == [
+    assert version.version_command("meshctl", {"remote": False, "control_plane": "cp:15014"}) == [
         "meshctl",
         "version",
         "-o",
         "json",
         "--remote=false",
     ]
-    assert m.version_command("meshctl", {"remote": True, "control_plane": "cp:15014"})[-3:] == [
+    assert version.version_command("meshctl", {"remote": True, "control_plane": "cp:15014"})[-3:] == [
         "--remote=true",
         "--control-plane",
         "cp:15014",
@@ -370,12 +387,12 @@ def test_version_command() -> None:
     ],
 )
 def test_parse_version_report_rejects_other_output(stdout: str, complaint: str) -> None:
-    with pytest.raises(m.MeshctlError, match=complaint):
-        m.parse_version_report(stdout)
+    with pytest.raises(runner.MeshctlError, match=complaint):
+        version.parse_version_report(stdout)
 
 
 def test_versions_without_a_control_plane() -> None:
-    assert m.summarize_versions(report()) == {
+    assert version.summarize_versions(report()) == {
         "client_version": "0.1.0",
         "control_plane_present": False,
         "control_plane_versions": [],
@@ -385,7 +402,7 @@ def test_versions_without_a_control_plane() -> None:
 
 
 def test_versions_with_a_control_plane_and_proxies() -> None:
-    summary = m.summarize_versions(report(["0.1.0"], ["0.1.0", "0.0.9", "0.1.0"]))
+    summary = version.summarize_versions(report(["0.1.0"], ["0.1.0", "0.0.9", "0.1.0"]))
     assert summary["control_plane_present"] is True
     assert summary["control_plane_versions"] == [
         {"component": "meshd-0", "revision": "default", "version": "0.1.0"}
@@ -398,7 +415,7 @@ def test_versions_with_a_control_plane_and_proxies() -> None:
 
 
 def test_a_control_plane_without_proxies_is_present_and_in_step() -> None:
-    summary = m.summarize_versions(report([], []))
+    summary = version.summarize_versions(report([], []))
     assert summary["control_plane_present"] is True
     assert summary["skew"] is False
 
@@ -437,14 +454,14 @@ def test_version_problems(
     fail_on_skew: bool,
     problems: list[str],
 ) -> None:
-    summary = m.summarize_versions(report(control_plane, proxies))
-    assert m.version_problems(summary, expected_version, fail_on_skew) == problems
+    summary = version.summarize_versions(report(control_plane, proxies))
+    assert version.version_problems(summary, expected_version, fail_on_skew) == problems
 
 
 def test_interpret_version_fails_with_the_problems_and_keeps_the_result() -> None:
     stdout = json.dumps(report(["0.2.0"]))
-    with pytest.raises(m.MeshctlError) as caught:
-        m.interpret_version(0, stdout, "", {"expected_version": "0.2.0", "fail_on_skew": True})
+    with pytest.raises(runner.MeshctlError) as caught:
+        version.interpret_version(0, stdout, "", {"expected_version": "0.2.0", "fail_on_skew": True})
     assert caught.value.msg == (
         "expected_version is 0.2.0 but meshctl is 0.1.0; "
         "versions differ (fail_on_skew): meshctl 0.1.0, meshd-0 0.2.0"
@@ -454,8 +471,8 @@ def test_interpret_version_fails_with_the_problems_and_keeps_the_result() -> Non
 
 
 def test_interpret_version_fails_when_meshctl_does() -> None:
-    with pytest.raises(m.MeshctlError, match=r"meshctl version rejected its arguments \(exit 64"):
-        m.interpret_version(64, "", "Error: --output must be 'yaml' or 'json'", {})
+    with pytest.raises(runner.MeshctlError, match=r"meshctl version rejected its arguments \(exit 64"):
+        version.interpret_version(64, "", "Error: --output must be 'yaml' or 'json'", {})
 
 
 # Finding and running meshctl ------------------------------------------------------------------------------
@@ -479,51 +496,51 @@ def nowhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     empty = tmp_path / "empty"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
-    monkeypatch.setattr(m, "DEFAULT_VENV_BIN", str(tmp_path / "venv-bin"))
+    monkeypatch.setattr(runner, "DEFAULT_VENV_BIN", str(tmp_path / "venv-bin"))
     return empty
 
 
 def test_meshctl_path_as_a_path_is_used_as_is(module: AnsibleModule, tmp_path: Path) -> None:
     tool = executable(tmp_path / "my-meshctl")
-    assert m.find_meshctl(module, str(tool)) == str(tool)
+    assert runner.find_meshctl(module, str(tool)) == str(tool)
 
 
 def test_meshctl_path_that_is_not_executable_is_refused(module: AnsibleModule, tmp_path: Path) -> None:
     plain = tmp_path / "meshctl"
     plain.write_text("")
-    with pytest.raises(m.MeshctlError, match=f"meshctl_path: {plain} is not an executable file"):
-        m.find_meshctl(module, str(plain))
+    with pytest.raises(runner.MeshctlError, match=f"meshctl_path: {plain} is not an executable file"):
+        runner.find_meshctl(module, str(plain))
 
 
 def test_meshctl_is_found_on_path(module: AnsibleModule, nowhere: Path) -> None:
     tool = executable(nowhere / "meshctl")
-    assert m.find_meshctl(module) == str(tool)
+    assert runner.find_meshctl(module) == str(tool)
 
 
 def test_a_meshctl_path_name_is_looked_up_on_path(module: AnsibleModule, nowhere: Path) -> None:
     tool = executable(nowhere / "meshctl-dev")
-    assert m.find_meshctl(module, "meshctl-dev") == str(tool)
+    assert runner.find_meshctl(module, "meshctl-dev") == str(tool)
 
 
 def test_meshctl_is_found_in_the_default_virtualenv(module: AnsibleModule, nowhere: Path) -> None:
-    venv_bin = Path(m.DEFAULT_VENV_BIN)
+    venv_bin = Path(runner.DEFAULT_VENV_BIN)
     venv_bin.mkdir()
     tool = executable(venv_bin / "meshctl")
-    assert m.find_meshctl(module) == str(tool)
+    assert runner.find_meshctl(module) == str(tool)
 
 
 def test_meshctl_on_path_comes_before_the_default_virtualenv(module: AnsibleModule, nowhere: Path) -> None:
-    Path(m.DEFAULT_VENV_BIN).mkdir()
-    executable(Path(m.DEFAULT_VENV_BIN) / "meshctl")
+    Path(runner.DEFAULT_VENV_BIN).mkdir()
+    executable(Path(runner.DEFAULT_VENV_BIN) / "meshctl")
     on_path = executable(nowhere / "meshctl")
-    assert m.find_meshctl(module) == str(on_path)
+    assert runner.find_meshctl(module) == str(on_path)
 
 
 def test_a_missing_meshctl_says_where_it_looked(module: AnsibleModule, nowhere: Path) -> None:
-    with pytest.raises(m.MeshctlError) as caught:
-        m.find_meshctl(module)
+    with pytest.raises(runner.MeshctlError) as caught:
+        runner.find_meshctl(module)
     assert caught.value.msg == (
-        f"meshctl was not found on PATH nor in {m.DEFAULT_VENV_BIN} on the managed host: "
+        f"meshctl was not found on PATH nor in {runner.DEFAULT_VENV_BIN} on the managed host: "
         "install the runtime (playbooks/site.yml) or set meshctl_path"
     )
 
@@ -552,7 +569,7 @@ def test_run_analyze_with_the_real_meshctl(capsys: pytest.CaptureFixture[str]) -
         analyzers=["gateway.IngressGatewayPortAnalyzer"],
         meshctl_path=real_meshctl(),
     )
-    code, result = run_module(m.run_analyze, args, capsys)
+    code, result = run_module(analyze.run_analyze, args, capsys)
     assert code == 0
     assert result["changed"] is False
     assert [msg["code"] for msg in result["messages"]] == ["IST0162"]
@@ -567,7 +584,7 @@ def test_run_analyze_fails_at_the_threshold_with_the_real_meshctl(capsys: pytest
         failure_threshold="Warning",
         meshctl_path=real_meshctl(),
     )
-    code, result = run_module(m.run_analyze, args, capsys)
+    code, result = run_module(analyze.run_analyze, args, capsys)
     assert code == 1
     assert result["failed"] is True
     assert result["changed"] is False
@@ -578,7 +595,7 @@ def test_run_analyze_fails_at_the_threshold_with_the_real_meshctl(capsys: pytest
 
 def test_run_version_with_the_real_meshctl(capsys: pytest.CaptureFixture[str]) -> None:
     args = {"remote": False, "meshctl_path": real_meshctl(), "expected_version": None, "fail_on_skew": False}
-    code, result = run_module(m.run_version, args, capsys)
+    code, result = run_module(version.run_version, args, capsys)
     assert code == 0
     assert result["changed"] is False
     assert result["client_version"] == result["raw"]["clientVersion"]["version"] != ""
@@ -604,7 +621,7 @@ def result(
 
 def test_connection_flags_and_the_token_only_in_the_environment() -> None:
     params = {"control_plane": "cp:15080", "token": "s3cret", "ca_file": "/ca.pem", "data_dir": "/d"}
-    assert m.config_api_flags(params) == [
+    assert config_api.config_api_flags(params) == [
         "--control-plane",
         "cp:15080",
         "--ca-file",
@@ -612,35 +629,41 @@ def test_connection_flags_and_the_token_only_in_the_environment() -> None:
         "--data-dir",
         "/d",
     ]
-    assert m.config_api_environment(params) == {**m.ENVIRONMENT, "MESHCTL_TOKEN": "s3cret"}
-    assert m.config_api_flags({"control_plane": None}) == []
-    assert m.config_api_environment({}) == m.ENVIRONMENT
+    assert config_api.config_api_environment(params) == {**runner.ENVIRONMENT, "MESHCTL_TOKEN": "s3cret"}
+    assert config_api.config_api_flags({"control_plane": None}) == []
+    assert config_api.config_api_environment({}) == runner.ENVIRONMENT
 
 
 def test_resource_commands_probe_then_act() -> None:
     params = {"namespace": "prod", "control_plane": "cp"}
-    assert m.resource_command("meshctl", "apply", params, ["-f", "-"], True) == [
+    assert config_api.resource_command("meshctl", "apply", params, ["-f", "-"], True) == [
         "meshctl", "apply", "-f", "-", "-o", "json", "--dry-run",
         "--namespace", "prod", "--control-plane", "cp",
     ]  # fmt: skip
-    assert m.resource_command("meshctl", "delete", {}, ["-f", "r.yaml"], False) == [
+    assert config_api.resource_command("meshctl", "delete", {}, ["-f", "r.yaml"], False) == [
         "meshctl", "delete", "-f", "r.yaml", "-o", "json", "--ignore-not-found",
     ]  # fmt: skip
 
 
 def test_get_commands_name_the_kind_with_its_group_and_the_namespace() -> None:
-    assert m.get_command("meshctl", {}, "DestinationRule", "networking.istio.io", "prod") == [
+    assert config_api.get_command("meshctl", {}, "DestinationRule", "networking.istio.io", "prod") == [
         "meshctl", "get", "DestinationRule.networking.istio.io", "-o", "json", "--namespace", "prod",
     ]  # fmt: skip
-    assert m.get_command("meshctl", {}, "Namespace", "", "") == ["meshctl", "get", "Namespace", "-o", "json"]
+    assert config_api.get_command("meshctl", {}, "Namespace", "", "") == [
+        "meshctl",
+        "get",
+        "Namespace",
+        "-o",
+        "json",
+    ]
 
 
 def test_a_definition_becomes_yaml_documents() -> None:
-    text = m.definition_text([DR, {**DR, "metadata": {"name": "ratings"}}])
+    text = config_api.definition_text([DR, {**DR, "metadata": {"name": "ratings"}}])
     assert text.count("---") == 1
     assert text.startswith("apiVersion: networking.istio.io/v1\nkind: DestinationRule\n")
-    assert m.definition_text(DR) == m.definition_text([DR])
-    assert m.definition_text("kind: X\n") == "kind: X\n"
+    assert config_api.definition_text(DR) == config_api.definition_text([DR])
+    assert config_api.definition_text("kind: X\n") == "kind: X\n"
 
 
 @pytest.mark.parametrize(
@@ -653,26 +676,26 @@ def test_a_definition_becomes_yaml_documents() -> None:
     ],
 )
 def test_a_definition_that_is_no_resource_is_named(definition: Any, complaint: str) -> None:
-    with pytest.raises(m.MeshctlError, match=complaint):
-        m.definition_text(definition)
+    with pytest.raises(runner.MeshctlError, match=complaint):
+        config_api.definition_text(definition)
 
 
 def test_resource_input_from_src_or_definition(tmp_path: Path) -> None:
     rules = tmp_path / "rules.yaml"
     rules.write_text("kind: X\n")
-    assert m.resource_input({"src": str(rules)}) == (["-f", str(rules)], None)
-    assert m.resource_input({"src": None, "definition": "kind: X\n"}) == (["-f", "-"], "kind: X\n")
+    assert config_api.resource_input({"src": str(rules)}) == (["-f", str(rules)], None)
+    assert config_api.resource_input({"src": None, "definition": "kind: X\n"}) == (["-f", "-"], "kind: X\n")
     with pytest.raises(
-        m.MeshctlError, match=f"src: {tmp_path}/missing.yaml does not exist on the managed host"
+        runner.MeshctlError, match=f"src: {tmp_path}/missing.yaml does not exist on the managed host"
     ):
-        m.resource_input({"src": str(tmp_path / "missing.yaml")})
-    with pytest.raises(m.MeshctlError, match="is not a file on the managed host; give one YAML file"):
-        m.resource_input({"src": str(tmp_path)})
+        config_api.resource_input({"src": str(tmp_path / "missing.yaml")})
+    with pytest.raises(runner.MeshctlError, match="is not a file on the managed host; give one YAML file"):
+        config_api.resource_input({"src": str(tmp_path)})
 
 
 def test_apply_results_are_read_from_meshctls_json() -> None:
     stdout = json.dumps({"results": [result("reviews", "created")], "warnings": [], "dry_run": True})
-    found = m.interpret_resources("apply")(0, stdout, "", {})
+    found = config_api.interpret_resources("apply")(0, stdout, "", {})
     assert found["results"] == [result("reviews", "created")]
 
 
@@ -694,8 +717,10 @@ def test_a_refused_input_fails_naming_file_line_resource_and_field_path() -> Non
         },
     ]
     stdout = json.dumps({"errors": errors, "warnings": []})
-    with pytest.raises(m.MeshctlError) as caught:
-        m.interpret_resources("apply")(65, stdout, "Error: nothing was applied", {"src": "rules.yaml"})
+    with pytest.raises(runner.MeshctlError) as caught:
+        config_api.interpret_resources("apply")(
+            65, stdout, "Error: nothing was applied", {"src": "rules.yaml"}
+        )
     assert caught.value.msg == (
         "meshctl apply refused the src, nothing was changed:\n"
         "rules.yaml:9: DestinationRule default/reviews: "
@@ -709,8 +734,8 @@ def test_a_refused_namespace_names_the_resource_without_a_location() -> None:
     errors = [
         {"source": "-", "line": 4, "resource": "Namespace n", "path": "metadata.labels", "message": "bad"}
     ]
-    with pytest.raises(m.MeshctlError) as caught:
-        m.interpret_resources("apply", "namespace")(65, json.dumps({"errors": errors}), "", {})
+    with pytest.raises(runner.MeshctlError) as caught:
+        config_api.interpret_resources("apply", "namespace")(65, json.dumps({"errors": errors}), "", {})
     assert caught.value.msg == (
         "meshctl apply refused the namespace, nothing was changed:\nNamespace n: metadata.labels: bad"
     )
@@ -725,37 +750,39 @@ def test_a_refused_namespace_names_the_resource_without_a_location() -> None:
     ],
 )
 def test_apply_failures_are_explained(rc: int, stdout: str, complaint: str) -> None:
-    with pytest.raises(m.MeshctlError, match=complaint):
-        m.interpret_resources("apply")(rc, stdout, "Error: no control plane (meshd) answered", {})
+    with pytest.raises(runner.MeshctlError, match=complaint):
+        config_api.interpret_resources("apply")(rc, stdout, "Error: no control plane (meshd) answered", {})
 
 
 def test_a_listing_with_nothing_found_is_empty() -> None:
-    assert m.interpret_listing(0, "", "No resources found in default namespace.\n", {}) == {"items": []}
-    assert m.interpret_listing(0, json.dumps({"items": [DR]}), "", {}) == {"items": [DR]}
-    with pytest.raises(m.MeshctlError, match="meshctl get failed"):
-        m.interpret_listing(1, "", "Error: boom", {})
+    assert config_api.interpret_listing(0, "", "No resources found in default namespace.\n", {}) == {
+        "items": []
+    }
+    assert config_api.interpret_listing(0, json.dumps({"items": [DR]}), "", {}) == {"items": [DR]}
+    with pytest.raises(runner.MeshctlError, match="meshctl get failed"):
+        config_api.interpret_listing(1, "", "Error: boom", {})
 
 
 def test_comparable_drops_server_metadata_and_status_without_touching_the_original() -> None:
     stored = {**DR, "metadata": {"name": "r", "resourceVersion": "4", "creationTimestamp": "t"}, "status": {}}
-    assert m.comparable(stored) == {**DR, "metadata": {"name": "r"}}
+    assert config_api.comparable(stored) == {**DR, "metadata": {"name": "r"}}
     assert stored["metadata"]["resourceVersion"] == "4"
-    assert m.comparable(None) is None
+    assert config_api.comparable(None) is None
 
 
 def test_predicted_documents_place_resources_in_their_namespace() -> None:
-    text = m.definition_text([DR, {**DR, "metadata": {"name": "ratings", "namespace": "shop"}}])
+    text = config_api.definition_text([DR, {**DR, "metadata": {"name": "ratings", "namespace": "shop"}}])
     results = [
         result("reviews", "configured", namespace="prod"),
         result("ratings", "created", namespace="shop"),
     ]
-    predicted = m.predicted_documents(text, results, "prod")
+    predicted = config_api.predicted_documents(text, results, "prod")
     assert predicted[("DestinationRule", "prod", "reviews")]["metadata"] == {
         "name": "reviews",
         "namespace": "prod",
     }
     assert predicted[("DestinationRule", "shop", "ratings")]["metadata"]["namespace"] == "shop"
-    assert m.predicted_documents(text, [result("reviews", "configured")], None).keys() == {
+    assert config_api.predicted_documents(text, [result("reviews", "configured")], None).keys() == {
         ("DestinationRule", "default", "reviews")
     }
 
@@ -764,11 +791,11 @@ def test_a_diff_entry_per_changed_resource() -> None:
     key = ("DestinationRule", "default", "reviews")
     before = {key: {**DR, "metadata": {"name": "reviews", "resourceVersion": "1"}}}
     after = {key: {**DR, "spec": {"host": "reviews.prod"}}}
-    (entry,) = m.resource_diff([result("reviews", "configured")], before, after)
+    (entry,) = config_api.resource_diff([result("reviews", "configured")], before, after)
     assert entry["before_header"] == entry["after_header"] == "DestinationRule default/reviews"
     assert "resourceVersion" not in entry["before"] and "host: reviews\n" in entry["before"]
     assert "host: reviews.prod\n" in entry["after"]
-    (gone,) = m.resource_diff([result("ns", "deleted", kind="Namespace", namespace="")], {}, {})
+    (gone,) = config_api.resource_diff([result("ns", "deleted", kind="Namespace", namespace="")], {}, {})
     assert (gone["before_header"], gone["before"], gone["after"]) == ("Namespace ns", "", "")
 
 
@@ -776,8 +803,8 @@ def test_only_created_configured_and_deleted_are_changes() -> None:
     results = [
         result(n, o) for n, o in [("a", "created"), ("b", "unchanged"), ("c", "deleted"), ("d", "absent")]
     ]
-    assert [r["name"] for r in m.changed_results(results)] == ["a", "c"]
-    assert m.resource_entries([result("a", "created")]) == [
+    assert [r["name"] for r in config_api.changed_results(results)] == ["a", "c"]
+    assert config_api.resource_entries([result("a", "created")]) == [
         {"kind": "DestinationRule", "api_group": "networking.istio.io", "namespace": "default", "name": "a",
          "result": "created"}
     ]  # fmt: skip
@@ -798,25 +825,28 @@ def test_only_created_configured_and_deleted_are_changes() -> None:
 def test_namespace_changes_only_what_differs(
     current: dict[str, str], labels: dict[str, Any], changes: dict[str, str | None]
 ) -> None:
-    assert m.namespace_changes(current, labels) == changes
+    assert config_api.namespace_changes(current, labels) == changes
 
 
 def test_label_arguments_and_the_labels_after() -> None:
     changes = {"team": None, "istio-injection": "disabled"}
-    assert m.label_arguments(changes) == ["istio-injection=disabled", "team-"]
-    assert m.labelled({"istio-injection": "enabled", "team": "a", "x": "y"}, changes) == {
+    assert config_api.label_arguments(changes) == ["istio-injection=disabled", "team-"]
+    assert config_api.labelled({"istio-injection": "enabled", "team": "a", "x": "y"}, changes) == {
         "istio-injection": "disabled",
         "x": "y",
     }
 
 
 def test_namespace_documents_and_bad_label_values() -> None:
-    assert m.namespace_document("n", None) is None
-    assert m.namespace_document("n", {}) == {
+    assert config_api.namespace_document("n", None) is None
+    assert config_api.namespace_document("n", {}) == {
         "apiVersion": "v1",
         "kind": "Namespace",
         "metadata": {"name": "n"},
     }
-    assert m.namespace_document("n", {"b": "2", "a": "1"})["metadata"]["labels"] == {"a": "1", "b": "2"}
-    with pytest.raises(m.MeshctlError, match=r"labels.team: is a list; a label's value is a string"):
-        m.check_labels({"team": ["a"]})
+    assert config_api.namespace_document("n", {"b": "2", "a": "1"})["metadata"]["labels"] == {
+        "a": "1",
+        "b": "2",
+    }
+    with pytest.raises(runner.MeshctlError, match=r"labels.team: is a list; a label's value is a string"):
+        config_api.check_labels({"team": ["a"]})

@@ -1,0 +1,149 @@
+# Copyright: meshlab contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Find and run meshctl for the meshlab.mesh modules: where it is, its environment, an argument list (never a
+shell string), and its exit status and stderr turned into a clear failure (`MeshctlError`).
+
+This runs on managed hosts: keep it importable on every Python that ansible-core supports there.
+"""
+
+from __future__ import annotations
+
+import os
+
+#: Where the collection's playbooks install the runtime (meshlab_prefix /opt/meshlab).
+DEFAULT_VENV_BIN = "/opt/meshlab/venv/bin"
+MESHCTL = "meshctl"
+
+#: Message levels from the least to the most severe, as meshctl and istioctl name them.
+LEVELS = ("Info", "Warning", "Error")
+
+#: meshctl's exit statuses (istioctl's, from sysexits).
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 64
+EXIT_DATA = 65
+EXIT_ISSUES = 79
+
+#: How many messages a failure message quotes; the result always holds all of them.
+QUOTED_MESSAGES = 5
+
+#: A stable locale for meshctl's output.
+ENVIRONMENT = {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+
+MANAGED_HOST = "the managed host"
+IGNORE_UNKNOWN_HINT = "Fix them, or set ignore_unknown to skip them."
+
+
+class MeshctlError(Exception):
+    """A failure to report with fail_json: a message, plus result fields that explain it."""
+
+    def __init__(self, msg, **result):
+        super().__init__(msg)
+        self.msg = msg
+        self.result = result
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Exit statuses and stderr
+
+
+def exit_failure(what, rc, stderr):
+    """A clear message for an exit status that means meshctl could not do its work."""
+    detail = _error_text(stderr)
+    if rc == EXIT_USAGE:
+        return f"{what} rejected its arguments (exit {rc}, incorrect usage): {detail}"
+    if rc == EXIT_DATA:
+        return f"{what} could not parse some files (exit {rc}): {detail} {IGNORE_UNKNOWN_HINT}"
+    if rc == EXIT_ERROR:
+        return f"{what} failed (exit {rc}): {detail}"
+    if rc < 0:
+        return f"{what} was killed by signal {-rc}: {detail}"
+    return f"{what} exited with status {rc}: {detail}"
+
+
+def _error_text(stderr):
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    return " ".join(lines) if lines else "(nothing on stderr)"
+
+
+def _excerpt(text, limit=300):
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def stderr_warnings(stderr):
+    """The lines of meshctl's stderr that a user should see as Ansible warnings."""
+    warnings = []
+    lines = stderr.splitlines()
+    for index, line in enumerate(lines):
+        if line.startswith(("Warning:", "Skipping file")):
+            warnings.append(line.strip())
+        elif line.startswith("Error(s) adding files"):
+            skipped = []
+            for rest in lines[index + 1 :]:
+                if not rest.startswith(" "):
+                    break
+                skipped.append(rest.strip())
+            warnings.append("some files could not be parsed and were not analyzed: " + "; ".join(skipped))
+    return warnings
+
+
+def _flag(value):
+    return "true" if value else "false"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Running meshctl from a module
+
+
+def find_meshctl(module, meshctl_path=None):
+    """The meshctl to run: meshctl_path, else meshctl on PATH, else the default virtualenv's."""
+    if meshctl_path and os.sep in meshctl_path:
+        if os.path.isfile(meshctl_path) and os.access(meshctl_path, os.X_OK):
+            return meshctl_path
+        raise MeshctlError(f"meshctl_path: {meshctl_path} is not an executable file on {MANAGED_HOST}")
+    name = meshctl_path or MESHCTL
+    found = module.get_bin_path(name)
+    if found:
+        return found
+    beside = os.path.join(DEFAULT_VENV_BIN, name)
+    if os.path.isfile(beside) and os.access(beside, os.X_OK):
+        return beside
+    raise MeshctlError(
+        f"{name} was not found on PATH nor in {DEFAULT_VENV_BIN} on {MANAGED_HOST}: "
+        "install the runtime (playbooks/site.yml) or set meshctl_path"
+    )
+
+
+def run_meshctl(module, command, interpret, warn=False, data=None, environment=None):
+    """Run meshctl and interpret its output; the result (or the failure's) names the command.
+
+    With warn, the lines of meshctl's stderr that deserve a user's attention become Ansible warnings.
+    `data` goes to meshctl's stdin; `environment` replaces the stable-locale environment.
+    """
+    rc, stdout, stderr = module.run_command(
+        command, check_rc=False, environ_update=environment or ENVIRONMENT, data=data
+    )
+    if warn:
+        for warning in stderr_warnings(stderr):
+            module.warn(warning)
+    try:
+        result = interpret(rc, stdout, stderr, module.params)
+    except MeshctlError as exc:
+        exc.result["command"] = command
+        raise
+    result["command"] = command
+    return result
+
+
+def finish(module, body, changes=False):
+    """Exit the module with body(module)'s result, or fail with its MeshctlError (never changed). A body
+    that `changes` says itself whether it changed; any other never changes anything."""
+    try:
+        result = body(module)
+    except MeshctlError as exc:
+        module.fail_json(msg=exc.msg, changed=False, **exc.result)
+    else:
+        if changes:
+            module.exit_json(**result)
+        else:
+            module.exit_json(changed=False, **result)
