@@ -4,11 +4,12 @@ header operations, faults, retries, timeouts, mirrors and the rebuilt response h
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
 from mesh_runtime import xds
-from mesh_runtime.proxy import matchers, router, wire
+from mesh_runtime.proxy import matchers, router, telemetry, wire
 from mesh_runtime.proxy.downstream import DownstreamProtocol
 from mesh_runtime.proxy.route_features import (
     apply_request_ops,
@@ -101,6 +102,41 @@ def test_a_route_removes_request_headers_and_rewrites_the_host(loop: asyncio.Abs
     assert headers[b"x-keep"] == b"b" and b"x-drop" not in headers
     assert headers[b"host"] == b"reviews.internal"
     assert client.lines[client.host_index] == b"host: reviews.internal\r\n"
+
+
+def test_a_set_header_survives_the_peer_line_being_blanked_for_an_endpoint_outside_the_mesh(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    # The client's own X-Set is dropped for the route's, so the peer line moves up one place.
+    ops = xds.HeaderOperations(set={"x-set": "route"}, add={"x-added": "1"})
+    harness = make_harness(sidecar_config(routes=(default_route(request_headers=ops),)), loop)
+    client, sent = routed(harness, b"GET / HTTP/1.1\r\nX-Set: client\r\nHost: reviews\r\n\r\n")
+    _, headers = head_of(sent)
+    assert headers[b"x-set"] == b"route" and headers[b"x-added"] == b"1"
+    assert headers[b"host"] == b"reviews"
+    assert telemetry.PEER_HEADER not in headers  # blanked: the endpoint has no sidecar
+    assert sent.endswith(b"\r\n\r\n")
+
+
+def test_the_peer_line_goes_to_a_mesh_endpoint_beside_the_routes_headers(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    ops = xds.HeaderOperations(set={"x-set": "route"}, remove=("x-drop",))
+    config = sidecar_config(routes=(default_route(request_headers=ops),))
+    (assignment,) = config.endpoints
+    config = dataclasses.replace(
+        config,
+        endpoints=(
+            dataclasses.replace(assignment, endpoints=(xds.Endpoint("10.0.0.1", 9080, has_sidecar=True),)),
+        ),
+    )
+    harness = make_harness(config, loop)
+    harness.runtime.tls_optional = True
+    client, sent = routed(harness, b"GET / HTTP/1.1\r\nX-Drop: a\r\nX-Set: b\r\nHost: reviews\r\n\r\n")
+    _, headers = head_of(sent)
+    assert headers[b"x-set"] == b"route" and b"x-drop" not in headers
+    assert headers[telemetry.PEER_HEADER] == client.listener.peer_line.split(b":", 1)[1].strip()
+    assert client.lines[client.peer_index] is client.listener.peer_line
 
 
 def test_merged_header_operations_drop_both_sets_and_add_both_lines() -> None:

@@ -40,6 +40,7 @@ class RoutedExchange(RequestView, Protocol):
     transport: Any
     lines: list[bytes]
     host_index: int
+    peer_index: int
     header_map: dict[bytes, bytes] | None
     has_body: bool
     is_head: bool
@@ -191,12 +192,18 @@ def rewrite(exchange: RoutedExchange, route: CompiledRoute) -> None:
 
 
 def apply_request_ops(exchange: RoutedExchange, ops: HeaderOps) -> None:
+    """The route's header operations on the head to forward; the lines other fields point at (the host,
+    the caller's peer metadata) are found again, as dropped lines move the ones after them."""
     end = exchange.lines.pop()
+    peer_line = exchange.lines[exchange.peer_index] if exchange.peer_index else None
     exchange.lines = ops.apply(exchange.lines, 1)
     exchange.lines.append(end)
     exchange.host_index = next(
         (i for i, line in enumerate(exchange.lines) if i and line[:5].lower() == b"host:"), 0
     )
+    if peer_line is not None:
+        # The same object, not an equal line: a route may not forge it, and one that removes it drops it.
+        exchange.peer_index = next((i for i, line in enumerate(exchange.lines) if line is peer_line), 0)
     exchange.header_map = None
 
 
