@@ -25,6 +25,7 @@ from ansible_collections.meshlab.mesh.plugins.module_utils.runner import (
     exit_failure,
     find_meshctl,
     finish,
+    json_output,
     run_meshctl,
 )
 
@@ -139,16 +140,7 @@ def describe_problem(problem, stdin="definition"):
 
 
 def _json_document(stdout, what):
-    text = stdout.strip()
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise MeshctlError(
-            f"{what} printed output that is not JSON ({exc}): {_excerpt(text)}", stdout=stdout
-        ) from None
-    if not isinstance(data, dict):
-        raise MeshctlError(f"{what} printed JSON that is not an object: {_excerpt(text)}", stdout=stdout)
-    return data
+    return json_output(stdout, what, dict, "an object")
 
 
 def interpret_resources(verb, subject=None):

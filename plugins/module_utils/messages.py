@@ -7,13 +7,12 @@ This runs on managed hosts: keep it importable on every Python that ansible-core
 
 from __future__ import annotations
 
-import json
-
 from ansible_collections.meshlab.mesh.plugins.module_utils.runner import (
     LEVELS,
     QUOTED_MESSAGES,
     MeshctlError,
     _excerpt,
+    json_output,
 )
 
 # ---------------------------------------------------------------------------------------------------------
@@ -62,18 +61,13 @@ def describe_messages(messages, limit=QUOTED_MESSAGES):
 
 def parse_messages(stdout):
     """The list of messages `meshctl analyze -o json` printed, or a MeshctlError saying what was wrong."""
-    text = stdout.strip()
-    if not text:
+    if not stdout.strip():
         return []
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
+    data = json_output(stdout, "meshctl analyze", list, "a list of messages")
+    if not all(isinstance(m, dict) for m in data):
         raise MeshctlError(
-            f"meshctl analyze printed output that is not JSON ({exc}): {_excerpt(text)}", stdout=stdout
-        ) from None
-    if not isinstance(data, list) or not all(isinstance(m, dict) for m in data):
-        raise MeshctlError(
-            f"meshctl analyze printed JSON that is not a list of messages: {_excerpt(text)}", stdout=stdout
+            f"meshctl analyze printed JSON that is not a list of messages: {_excerpt(stdout.strip())}",
+            stdout=stdout,
         )
     return data
 

@@ -8,6 +8,7 @@ This runs on managed hosts: keep it importable on every Python that ansible-core
 
 from __future__ import annotations
 
+import json
 import os
 
 #: Where the collection's playbooks install the runtime (meshlab_prefix /opt/meshlab).
@@ -85,6 +86,21 @@ def stderr_warnings(stderr):
                 skipped.append(rest.strip())
             warnings.append("some files could not be parsed and were not analyzed: " + "; ".join(skipped))
     return warnings
+
+
+def json_output(stdout, what, kind, description):
+    """The JSON `what` (e.g. "meshctl get") printed, when it is of `kind` (dict or list); else a
+    MeshctlError quoting the output, saying it is not JSON or not `description`."""
+    text = stdout.strip()
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise MeshctlError(
+            f"{what} printed output that is not JSON ({exc}): {_excerpt(text)}", stdout=stdout
+        ) from None
+    if not isinstance(data, kind):
+        raise MeshctlError(f"{what} printed JSON that is not {description}: {_excerpt(text)}", stdout=stdout)
+    return data
 
 
 def _flag(value):

@@ -7,8 +7,6 @@ This runs on managed hosts: keep it importable on every Python that ansible-core
 
 from __future__ import annotations
 
-import json
-
 from ansible_collections.meshlab.mesh.plugins.module_utils.runner import (
     EXIT_OK,
     MeshctlError,
@@ -17,6 +15,7 @@ from ansible_collections.meshlab.mesh.plugins.module_utils.runner import (
     exit_failure,
     find_meshctl,
     finish,
+    json_output,
     run_meshctl,
 )
 
@@ -35,16 +34,10 @@ def version_command(meshctl, params):
 
 def parse_version_report(stdout):
     """The JSON document `meshctl version -o json` printed."""
-    text = stdout.strip()
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
+    data = json_output(stdout, "meshctl version", dict, "an object")
+    if not isinstance(data.get("clientVersion"), dict):
         raise MeshctlError(
-            f"meshctl version printed output that is not JSON ({exc}): {_excerpt(text)}", stdout=stdout
-        ) from None
-    if not isinstance(data, dict) or not isinstance(data.get("clientVersion"), dict):
-        raise MeshctlError(
-            f"meshctl version printed JSON without a clientVersion: {_excerpt(text)}", stdout=stdout
+            f"meshctl version printed JSON without a clientVersion: {_excerpt(stdout.strip())}", stdout=stdout
         )
     return data
 

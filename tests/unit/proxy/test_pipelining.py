@@ -9,7 +9,13 @@ from typing import Any
 
 import httptools
 
-from mesh_runtime.proxy.pipelining import ParsedFacts, PipelinedRequest, queue_pipelined, replay_pipelined
+from mesh_runtime.proxy.pipelining import (
+    HEAD_FIELDS,
+    ParsedFacts,
+    PipelinedRequest,
+    queue_pipelined,
+    replay_pipelined,
+)
 
 from .harness import OK_RESPONSE, make_harness, response, sidecar_config
 
@@ -73,21 +79,20 @@ def test_a_queued_request_keeps_its_head_and_the_parsers_facts() -> None:
     queue_pipelined(connection)
     assert connection.queue is not None and len(connection.queue) == 1
     queued = connection.queue[0]
-    assert queued.state == (
-        b"/next",
-        [b"", b"A: b\r\n"],
-        b"h",
-        0,
-        False,
-        False,
-        -1,
-        True,
-        False,
-        False,
-        b"POST",
-        False,  # HTTP/1.0 without keep-alive
-        "1.0",
-    )
+    head, method, keep_alive, version = queued.state
+    assert dict(zip(HEAD_FIELDS, head, strict=True)) == {
+        "url": b"/next",
+        "lines": [b"", b"A: b\r\n"],
+        "host": b"h",
+        "host_index": 0,
+        "has_request_id": False,
+        "has_forwarded_proto": False,
+        "forwarded_for": -1,
+        "has_body": True,
+        "request_chunked": False,
+        "expect_continue": False,
+    }
+    assert (method, keep_alive, version) == (b"POST", False, "1.0")  # HTTP/1.0 without keep-alive
     assert queued.body == [] and not queued.complete
 
 

@@ -9,10 +9,27 @@ separate concern from the state machine of one exchange, which only asks whether
 from __future__ import annotations
 
 from collections import deque
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import httptools
+
+
+#: The connection's fields that hold a parsed head: kept with a queued request, restored when it is replayed.
+HEAD_FIELDS = (
+    "url",
+    "lines",
+    "host",
+    "host_index",
+    "has_request_id",
+    "has_forwarded_proto",
+    "forwarded_for",
+    "has_body",
+    "request_chunked",
+    "expect_continue",
+)
+_parsed_head = attrgetter(*HEAD_FIELDS)
 
 
 class PipelinedRequest:
@@ -74,16 +91,7 @@ def queue_pipelined(connection: PipeliningConnection) -> None:
     """The head just parsed belongs to a request that must wait: keep what was parsed of it."""
     parser = connection.parser
     state = (
-        connection.url,
-        connection.lines,
-        connection.host,
-        connection.host_index,
-        connection.has_request_id,
-        connection.has_forwarded_proto,
-        connection.forwarded_for,
-        connection.has_body,
-        connection.request_chunked,
-        connection.expect_continue,
+        _parsed_head(connection),
         parser.get_method(),
         parser.should_keep_alive(),
         parser.get_http_version(),
@@ -97,21 +105,9 @@ def replay_pipelined(connection: PipeliningConnection) -> None:
     """Make the first queued request the current one: dispatch it, then feed it the body parsed so far."""
     assert connection.queue
     request = connection.queue.popleft()
-    (
-        connection.url,
-        connection.lines,
-        connection.host,
-        connection.host_index,
-        connection.has_request_id,
-        connection.has_forwarded_proto,
-        connection.forwarded_for,
-        connection.has_body,
-        connection.request_chunked,
-        connection.expect_continue,
-        method,
-        keep_alive,
-        version,
-    ) = request.state
+    head, method, keep_alive, version = request.state
+    for name, value in zip(HEAD_FIELDS, head, strict=True):
+        setattr(connection, name, value)
     # While its parsed body is replayed this request is the current one: the body callbacks must not
     # take the queue's last entry for it, and an exchange that ends meanwhile starts nothing.
     queue, connection.queue = connection.queue, None

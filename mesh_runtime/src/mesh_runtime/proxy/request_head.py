@@ -151,6 +151,9 @@ class RequestHead:
         "started",
     )
 
+    #: The head's lines as forwarded: [request line, header lines…]; emptied lines stay (indexes).
+    lines: list[bytes]
+
     # Set by the connection (the subclass).
     closed: bool
     clock: Callable[[], float]
@@ -160,29 +163,13 @@ class RequestHead:
     def __init__(self) -> None:
         self.in_head = False
         self.head_bytes = 0
-        self.url = b""
-        #: The head's lines as forwarded: [request line, header lines…]; emptied lines stay (indexes).
-        self.lines: list[bytes] = []
-        self.host = b""
-        self.host_index = 0
-        self.has_request_id = False
-        self.has_forwarded_proto = False
-        self.forwarded_for = -1
-        self.has_body = False
-        self.request_chunked = False
-        self.expect_continue = False
-        self.saw_connection = False
-        self.peer_metadata = b""
-        self.body_bytes = 0
         #: When the request began (its first byte parsed), on the connection's clock.
         self.started = 0.0
+        self.clear_head()
+        self.lines = []  # no request yet
 
-    def on_message_begin(self) -> None:
-        if self.closed:
-            raise RejectedRequest()  # stop parsing what follows a request that closed the connection
-        self.in_head = True
-        self.head_bytes = 0
-        self.started = self.clock()
+    def clear_head(self) -> None:
+        """Forget the previous request's head: what a new one starts from."""
         self.url = b""
         self.lines = [b""]
         self.host = b""
@@ -196,6 +183,14 @@ class RequestHead:
         self.saw_connection = False
         self.peer_metadata = b""
         self.body_bytes = 0
+
+    def on_message_begin(self) -> None:
+        if self.closed:
+            raise RejectedRequest()  # stop parsing what follows a request that closed the connection
+        self.in_head = True
+        self.head_bytes = 0
+        self.started = self.clock()
+        self.clear_head()
 
     def on_url(self, url: bytes) -> None:
         self.url += url

@@ -382,7 +382,8 @@ def test_version_command() -> None:
     ("stdout", "complaint"),
     [
         ("client version: 0.1.0", "not JSON"),
-        ("[]", "without a clientVersion"),
+        ("[]", "not an object"),
+        ('{"meshVersion": []}', "without a clientVersion"),
         ('{"clientVersion": "0.1"}', "without"),
     ],
 )
