@@ -12,23 +12,12 @@ from collections import deque
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .request_head import HEAD_FIELDS
+
 if TYPE_CHECKING:
     import httptools
 
 
-#: The connection's fields that hold a parsed head: kept with a queued request, restored when it is replayed.
-HEAD_FIELDS = (
-    "url",
-    "lines",
-    "host",
-    "host_index",
-    "has_request_id",
-    "has_forwarded_proto",
-    "forwarded_for",
-    "has_body",
-    "request_chunked",
-    "expect_continue",
-)
 _parsed_head = attrgetter(*HEAD_FIELDS)
 
 

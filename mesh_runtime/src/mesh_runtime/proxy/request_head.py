@@ -129,22 +129,29 @@ class HeadersTooLarge(RejectedRequest):
     pass
 
 
+#: The fields that hold a parsed head for forwarding: what a pipelined request keeps while it waits
+#: (pipelining.py), restored when it is replayed.
+HEAD_FIELDS = (
+    "url",
+    "lines",
+    "host",
+    "host_index",
+    "has_request_id",
+    "has_forwarded_proto",
+    "forwarded_for",
+    "has_body",
+    "request_chunked",
+    "expect_continue",
+)
+
+
 class RequestHead:
     """What is parsed of the current request's head, and the parser callbacks that fill it in."""
 
     __slots__ = (
         "in_head",
         "head_bytes",
-        "url",
-        "lines",
-        "host",
-        "host_index",
-        "has_request_id",
-        "has_forwarded_proto",
-        "forwarded_for",
-        "has_body",
-        "request_chunked",
-        "expect_continue",
+        *HEAD_FIELDS,
         "saw_connection",
         "peer_metadata",
         "body_bytes",
