@@ -9,23 +9,21 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 from typing import Any
 
 import pytest
 
 from tests.integration.plugins.ansible_run import REPO_ROOT, PlaybookRun, beside_python
+from tests.ports import free_port
 
 PLAYBOOK = "awx/configure_controller.yml"
 SECRET = "not-a-real-password-4711"
 
 
 def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A loopback port nothing listens on."""
+    return free_port()
 
 
 def ansible_playbook(*args: str, env: dict[str, str] | None = None, json_report: bool = True) -> PlaybookRun:

@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.meshd.running import Meshd
+from tests.ports import free_port
 
 SIDECAR_ADDRESS = "127.0.0.2"
 GATEWAY_ADDRESS = "127.0.0.3"
@@ -72,12 +73,6 @@ class Echo(BaseHTTPRequestHandler):
         self.send_header("content-length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def listening(address: str, port: int) -> bool:

@@ -4,7 +4,6 @@ degraded, with errors, or drops the connection, every request is counted once un
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -14,6 +13,8 @@ from itertools import count
 from pathlib import Path
 
 import pytest
+
+from tests.ports import free_port
 
 LOAD = Path(__file__).resolve().parents[3] / "playbooks" / "files" / "load.py"
 GOOD = "<h1>Book Details</h1><p>Reviews served by: reviews-v{n}</p>"
@@ -88,10 +89,8 @@ def test_expected_text_missing_makes_a_page_degraded(server: str) -> None:
 
 
 def test_a_refused_connection_is_an_error_outcome() -> None:
-    # A port bound and closed again: nothing listens there, every request is refused.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    # Nothing listens there: every request is refused.
+    port = free_port()
     counts = json.loads(load(f"http://127.0.0.1:{port}/", "--requests=5", "--rate=100").stdout)
     assert counts["outcomes"] == {"error_refused": 5}
 

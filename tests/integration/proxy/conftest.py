@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -31,15 +30,10 @@ from mesh_runtime.ca import (
     verify_cert_chain,
     write_credentials,
 )
+from tests.ports import free_port
 
 TRUST_DOMAIN = "cluster.local"
 CHUNK = 64 * 1024
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def issue_credentials(authority: CertificateAuthority, directory: Path, service_account: str) -> Identity:

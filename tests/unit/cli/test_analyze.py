@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import textwrap
 from pathlib import Path
 
@@ -9,6 +8,7 @@ import pytest
 import yaml
 
 from tests.conftest import MeshctlRunner
+from tests.ports import unused_address
 
 FILES_ONLY = "--use-kube=false"
 ORPHAN_GATEWAY = """\
@@ -134,9 +134,7 @@ def test_live_mesh_analysis_says_how_to_analyze_files(
     meshctl: MeshctlRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Nothing listens here, whether or not a mesh runs on this machine's default ports.
-    with socket.socket() as unused:
-        unused.bind(("127.0.0.1", 0))
-        monkeypatch.setenv("MESHCTL_CONTROL_PLANE", f"127.0.0.1:{unused.getsockname()[1]}")
+    monkeypatch.setenv("MESHCTL_CONTROL_PLANE", unused_address())
     result = meshctl("analyze", write(tmp_path, "gw.yaml", GOOD_GATEWAY))
     assert result.code == 1
     assert "pass --use-kube=false to analyze files only" in result.stderr

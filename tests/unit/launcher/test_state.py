@@ -3,7 +3,6 @@ another process (a real child process, its port and its state file gone after)."
 
 from __future__ import annotations
 
-import socket
 import sys
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from mesh_runtime.launcher.model import LabError
 from mesh_runtime.launcher.processes import Child
 from mesh_runtime.launcher.state import STATE_FILE, read_state, state_children, stop_recorded, write_state
+from tests.ports import free_port
 
 
 def test_what_is_written_is_read_back(tmp_path: Path) -> None:
@@ -34,10 +34,7 @@ def test_a_damaged_file_names_itself_and_what_to_do(tmp_path: Path, text: str) -
 
 
 def test_a_recorded_lab_is_stopped_by_another_process(tmp_path: Path) -> None:
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    listener.close()
+    port = free_port()
     serve = f"import socket,time; s=socket.socket(); s.bind(('127.0.0.1',{port})); s.listen(); time.sleep(60)"
     child = Child("app", (sys.executable, "-c", serve), tmp_path / "logs" / "app.log").start()
     write_state(tmp_path, {"children": [child.record()], "ports": [port], "token_ids": []})

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import socket
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from mesh_runtime.proxy.agent import Agent, AgentSettings, load_config_file, sav
 from mesh_runtime.proxy.router import ConfigError
 from mesh_runtime.proxy.server import ProxyRuntime
 from mesh_runtime.xds import protocol
+from tests.ports import free_port
 
 from .harness import CLUSTER, default_route, sidecar_config
 
@@ -96,9 +96,7 @@ def test_the_same_config_pushed_again_after_a_reconnect_keeps_listeners_clusters
     """A restarted meshd sends a returning proxy the config it serves, under a new version: nothing is
     rebound or rebuilt (its sockets, connection pools and counters carry on)."""
     agent = agent_for(tmp_path, loop)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     config = dataclasses.replace(
         sidecar_config(endpoints=2), listeners=(xds.Listener("outbound", "outbound", "127.0.0.1", port),)
     )
