@@ -189,3 +189,76 @@ def test_a_builder_failure_is_counted_and_does_not_stop_the_others(monkeypatch: 
     assert "RuntimeError: boom" in broken_connection.last_error
     assert world.server.metrics.pushes.value("cds_builderr") == 1
     del fine_connection
+
+
+# -- distribution: which proxies serve a config that includes a store revision ---------------------------
+
+VS_ELSEWHERE = """
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: shop, namespace: other}
+spec: {hosts: [shop.other.svc.cluster.local], exportTo: ["."], http: [{route: [{destination: {host: shop}}]}]}
+"""
+
+
+def acknowledge_last(world: World, proxy: FakeProxy, connection: push_module.ProxyConnection) -> None:
+    push = proxy.pushes[-1]
+    world.server.acknowledge(connection, Ack(push.version, push.nonce))
+
+
+def test_a_revision_is_distributed_once_every_proxy_acknowledged_a_config_that_includes_it() -> None:
+    world = World(bookinfo_snapshot())
+    revision = world.snapshot.revision
+    first, first_connection = world.connect(PRODUCTPAGE)
+    second, second_connection = world.connect(DETAILS)
+    assert world.server.distribution(revision) == push_module.Distribution(0, 2)
+    world.server.push_initial(first_connection)
+    world.server.push_initial(second_connection)
+    assert world.server.distribution(revision).current == 0  # sent, not yet acknowledged
+    acknowledge_last(world, first, first_connection)
+    assert world.server.distribution(revision) == push_module.Distribution(1, 2)
+    acknowledge_last(world, second, second_connection)
+    assert world.server.distribution(revision).complete
+    assert first_connection.row()["config_revision"] == revision
+    assert not world.server.distribution(revision + 1).complete  # a later write has reached nobody
+
+
+def test_a_change_a_proxy_does_not_see_is_distributed_to_it_without_a_push() -> None:
+    world = World(bookinfo_snapshot())
+    proxy, connection = world.connect(PRODUCTPAGE)
+    world.server.push_initial(connection)
+    acknowledge_last(world, proxy, connection)
+    world.snapshot = bookinfo_snapshot(VS_ELSEWHERE)
+    world.server.notify(True, "config", since=world.snapshot.revision - 1)
+    assert not world.server.distribution(world.snapshot.revision).complete
+    world.server.push_all(push_module.Change(True, 0.0))
+    assert len(proxy.pushes) == 1  # nothing it sees changed: nothing sent
+    assert world.server.distribution(world.snapshot.revision).complete
+
+
+def test_an_endpoint_push_before_a_config_change_is_announced_does_not_count_as_its_distribution() -> None:
+    world = World(bookinfo_snapshot())
+    proxy, connection = world.connect(PRODUCTPAGE)
+    world.server.push_initial(connection)
+    acknowledge_last(world, proxy, connection)
+    before = world.snapshot.revision
+    # A route change is stored; an endpoint batch runs before the change is announced.
+    world.snapshot = bookinfo_snapshot(VS_V1)
+    world.server.push_all(push_module.Change(False, 0.0))
+    world.server.notify(True, "config", since=before)
+    assert not world.server.distribution(world.snapshot.revision).complete
+    world.server.push_all(push_module.Change(True, 0.0))
+    assert not world.server.distribution(world.snapshot.revision).complete  # sent, not acknowledged
+    acknowledge_last(world, proxy, connection)
+    assert world.server.distribution(world.snapshot.revision).complete
+
+
+def test_a_proxy_that_rejected_the_config_is_named() -> None:
+    world = World(bookinfo_snapshot())
+    proxy, connection = world.connect(PRODUCTPAGE)
+    world.server.push_initial(connection)
+    push = proxy.pushes[0]
+    world.server.reject(connection, Nack(push.version, push.nonce, "no such cluster"))
+    assert world.server.distribution(world.snapshot.revision) == push_module.Distribution(
+        0, 1, (PRODUCTPAGE.id,)
+    )

@@ -6,9 +6,12 @@ import asyncio
 import json
 from typing import Any
 
+from mesh_runtime.discovery.push import Change, ProxyConnection
 from mesh_runtime.meshd.api import ConfigApiHandler
 from mesh_runtime.meshd.http import Response
 from mesh_runtime.meshd.state import MeshState
+from mesh_runtime.xds.protocol import Ack, Nack, Push, load
+from tests.unit.discovery.snapshots import bookinfo_sidecars
 from tests.unit.meshd.fakes import request
 
 TOKEN = "admin-secret"
@@ -152,3 +155,65 @@ spec: {address: 10.0.0.1, ports: {http: 8080}}
     assert registry["namespaces"] == [{"name": "default", "labels": {}}]
     assert call(loop, handler, "GET", "/v1/proxies")[1] == {"items": []}
     assert call(loop, handler, "GET", "/v1/proxies/x.default/config")[0] == 404
+
+
+def test_istio_kinds_carry_a_reconciled_condition_kubernetes_kinds_none(
+    loop: asyncio.AbstractEventLoop, state: MeshState
+) -> None:
+    handler = ConfigApiHandler(state, TOKEN)
+    call(loop, handler, "POST", "/v1/apply", {"documents": SERVICE + "---\n" + VS})
+    vs = call(loop, handler, "GET", "/v1/resources/VirtualService/default/reviews")[1]
+    assert vs["status"] == {
+        "conditions": [
+            {
+                "type": "Reconciled",
+                "status": "True",
+                "reason": "ProxiesUpToDate",
+                "message": "0/0 proxies up to date.",
+            }
+        ]
+    }
+    assert "status" not in call(loop, handler, "GET", "/v1/resources/Service/default/reviews")[1]
+    assert call(loop, handler, "GET", "/v1/namespaces/default")[1]["status"] == {"phase": "Active"}
+    listed = call(loop, handler, "GET", "/v1/resources")[1]["items"]
+    assert [("status" in item) for item in listed] == [False, True]
+
+
+def test_reconciled_follows_the_proxies_acknowledgements(
+    loop: asyncio.AbstractEventLoop, state: MeshState
+) -> None:
+    handler = ConfigApiHandler(state, TOKEN)
+    sent: list[bytes] = []
+    (node,) = bookinfo_sidecars()[:1]
+
+    async def connect() -> ProxyConnection:
+        return state.proxy_connected(node, sent.append, lambda reason: None)
+
+    connection = loop.run_until_complete(connect())
+    call(loop, handler, "POST", "/v1/apply", {"documents": SERVICE + "---\n" + VS})
+
+    def reconciled() -> dict[str, Any]:
+        document = call(loop, handler, "GET", "/v1/resources/VirtualService/default/reviews")[1]
+        (condition,) = document["status"]["conditions"]
+        return dict(condition)
+
+    assert reconciled() == {
+        "type": "Reconciled",
+        "status": "False",
+        "reason": "ProxiesPending",
+        "message": "0/1 proxies up to date.",
+    }
+    state.push.push_all(Change(True, 0.0))
+    push = load(sent[-1])
+    assert isinstance(push, Push)
+    state.push.reject(connection, Nack(push.version, push.nonce, "no such cluster"))
+    assert (reconciled()["reason"], reconciled()["status"]) == ("ProxyRejected", "False")
+    assert node.id in reconciled()["message"]
+    state.push.push_all(Change(True, 0.0))  # nothing changed since: nothing new is sent
+    state.push.acknowledge(connection, Ack(push.version, push.nonce))
+    assert reconciled() == {
+        "type": "Reconciled",
+        "status": "True",
+        "reason": "ProxiesUpToDate",
+        "message": "1/1 proxies up to date.",
+    }

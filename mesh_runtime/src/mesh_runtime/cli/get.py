@@ -1,5 +1,9 @@
-"""`meshctl get KIND [NAME] [-n NS | -A] [-o yaml|json|name|wide]`: stored resources, and the registry's
-workloads as pods, as kubectl shows them."""
+"""`meshctl get KIND [NAME] [-n NS | -A] [-l SELECTOR] [--field-selector SELECTOR] [-o yaml|json|name|wide]`:
+stored resources, and the registry's workloads as pods, as kubectl shows them.
+
+With -o json or -o yaml, nothing found is an empty List (as kubectl prints it); the other formats say "No
+resources found" on stderr. `--ignore-not-found` makes a NAME that is not there no error.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +15,14 @@ from typing import IO, Any
 import yaml
 
 from ..command.errors import EXIT_USAGE, CommandError
+from ..command.flags import add_boolean
 from ..configapi.client import check
 from ..resources import kinds as k
 from ..resources.kinds import Kind
 from .connection import add_connection_flags, connect
 from .kinds import is_pods, plural, resolve, singular
 from .live import workload_pod
+from .selectors import Selector, selector
 from .tables import age, render
 
 EPILOG = """\
@@ -29,6 +35,8 @@ examples:
   meshctl get pods -A -o wide
   meshctl get destinationrules -A
   meshctl get vs reviews -n default -o yaml
+  meshctl get pods -l app=reviews,version!=v1 -A
+  meshctl get vs --field-selector metadata.name=reviews -o json
 """
 
 Column = tuple[str, Callable[[dict[str, Any]], str]]
@@ -48,6 +56,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("-n", "--namespace", default=None, help="the namespace (default: default)")
     parser.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
     parser.add_argument(
+        "-l",
+        "--selector",
+        default=None,
+        help="a label selector: key, !key, key=value, key!=value, key in (a,b), key notin (a,b), "
+        "comma-separated",
+    )
+    parser.add_argument(
+        "--field-selector",
+        default=None,
+        help="a field selector: field=value or field!=value, comma-separated (metadata.name, "
+        "metadata.namespace; pods: spec.nodeName, spec.serviceAccountName, status.phase, status.podIP)",
+    )
+    add_boolean(parser, "--ignore-not-found", default=False, help="a NAME that is not there is not an error")
+    parser.add_argument(
         "-o",
         "--output",
         default="",
@@ -62,27 +84,44 @@ def run(args: argparse.Namespace, stdin: IO[str], stdout: IO[str], stderr: IO[st
     if output not in ("", "yaml", "json", "name", "wide"):
         raise CommandError("--output must be one of yaml, json, name, wide", EXIT_USAGE)
     namespace = None if args.all_namespaces else (args.namespace or "default")
+    kind_name = "Pod" if is_pods(args.kind) else resolve(args.kind).kind
+    chosen = selector(args.selector, args.field_selector, kind_name)
+    if chosen and args.names:
+        raise CommandError("name cannot be provided when a selector is specified", EXIT_USAGE)
     if is_pods(args.kind):
-        return _get_pods(args, output, namespace, stdout, stderr)
+        return _get_pods(args, output, namespace, stdout, stderr, chosen)
     kind = resolve(args.kind)
     client = connect(args)
     if args.names:
-        items = [_one(client, kind, namespace or "default", name) for name in args.names]
+        found = [
+            _one(client, kind, namespace or "default", name, args.ignore_not_found) for name in args.names
+        ]
+        items = [item for item in found if item is not None]
     else:
         query = {"kind": kind.kind}
         if namespace is not None and kind.namespaced:
             query["namespace"] = namespace
-        items = check(client.request("GET", "/v1/resources", query=query))["items"]
+        items = chosen.select(check(client.request("GET", "/v1/resources", query=query))["items"])
+    single = len(args.names) == 1
     if not items:
-        where = f" in {namespace} namespace" if namespace is not None and kind.namespaced else ""
-        stderr.write(f"No resources found{where}.\n")
-        return 0
+        return _nothing_found(output, namespace if kind.namespaced else None, single, stdout, stderr)
     if output in ("yaml", "json"):
-        _write_documents(stdout, output, items, single=len(args.names) == 1)
+        _write_documents(stdout, output, items, single=single)
     elif output == "name":
         stdout.write("".join(f"{singular(kind)}/{item['metadata']['name']}\n" for item in items))
     else:
         stdout.write(_table(kind, items, with_namespace=namespace is None and kind.namespaced))
+    return 0
+
+
+def _nothing_found(output: str, namespace: str | None, single: bool, stdout: IO[str], stderr: IO[str]) -> int:
+    """kubectl's answer when nothing is found: an empty List in JSON or YAML (nothing at all for one NAME
+    with --ignore-not-found), else a line on stderr."""
+    if output in ("yaml", "json"):
+        if not single:
+            _write_documents(stdout, output, [], single=False)
+        return 0
+    stderr.write(f"No resources found{f' in {namespace} namespace' if namespace else ''}.\n")
     return 0
 
 
@@ -98,19 +137,24 @@ def _write_documents(stdout: IO[str], output: str, items: list[dict[str, Any]], 
 
 
 def _get_pods(
-    args: argparse.Namespace, output: str, namespace: str | None, stdout: IO[str], stderr: IO[str]
+    args: argparse.Namespace,
+    output: str,
+    namespace: str | None,
+    stdout: IO[str],
+    stderr: IO[str],
+    chosen: Selector,
 ) -> int:
     registry = check(connect(args).request("GET", "/v1/registry"))
     workloads = sorted(registry.get("workloads", []), key=lambda w: (str(w["namespace"]), str(w["name"])))
     if args.names:
         wanted = namespace or "default"
-        pods = [_one_pod(workloads, wanted, name) for name in args.names]
+        pods = [_one_pod(workloads, wanted, name, args.ignore_not_found) for name in args.names]
         items = [pod for found in pods for pod in found]
     else:
         items = [workload_pod(w) for w in workloads if namespace is None or w["namespace"] == namespace]
+        items = chosen.select(items)
     if not items:
-        stderr.write(f"No resources found{f' in {namespace} namespace' if namespace else ''}.\n")
-        return 0
+        return _nothing_found(output, namespace, len(args.names) == 1, stdout, stderr)
     if output in ("yaml", "json"):
         _write_documents(stdout, output, items, single=len(args.names) == 1 and len(items) == 1)
     elif output == "name":
@@ -120,9 +164,11 @@ def _get_pods(
     return 0
 
 
-def _one_pod(workloads: list[dict[str, Any]], namespace: str, name: str) -> list[dict[str, Any]]:
+def _one_pod(
+    workloads: list[dict[str, Any]], namespace: str, name: str, ignore_not_found: bool = False
+) -> list[dict[str, Any]]:
     found = [workload_pod(w) for w in workloads if w["namespace"] == namespace and w["name"] == name]
-    if not found:
+    if not found and not ignore_not_found:
         raise CommandError(f'pods "{name}" not found')
     return found
 
@@ -166,12 +212,16 @@ def _pod_is_ready(pod: dict[str, Any]) -> bool:
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
-def _one(client: Any, kind: Kind, namespace: str, name: str) -> dict[str, Any]:
+def _one(
+    client: Any, kind: Kind, namespace: str, name: str, ignore_not_found: bool = False
+) -> dict[str, Any] | None:
     path = (
         f"/v1/namespaces/{name}" if kind == k.NAMESPACE else f"/v1/resources/{kind.kind}/{namespace}/{name}"
     )
     response = client.request("GET", path)
     if response.status == 404:
+        if ignore_not_found:
+            return None
         raise CommandError(f'{plural(kind)} "{name}" not found')
     return check(response)  # type: ignore[no-any-return]
 

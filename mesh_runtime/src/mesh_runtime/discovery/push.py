@@ -10,6 +10,10 @@ Every push carries the snapshot's version and a fresh nonce; a proxy answers Ack
 Nack (it keeps its last good one). A proxy is SYNCED when it acknowledged the last push sent to it, STALE
 while that push is unanswered or was rejected, NOT SENT before its first push. Transport is not done here:
 a connection is given a `send(line)` and a `close(reason)`.
+
+Each connection also remembers the store revision its config was last built from or found current at
+(`config_revision`, also when a push found nothing to send): a proxy SYNCED at revision R or later has
+every resource written at R, which is what a resource's `Reconciled` condition counts (`distribution`).
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ class ProxyConnection:
         "last_push",
         "last_error",
         "acked_version",
+        "config_revision",
     )
 
     def __init__(self, node: Node, send: Callable[[bytes], None], close: Callable[[str], None]) -> None:
@@ -78,6 +83,8 @@ class ProxyConnection:
         self.last_push: SentPush | None = None
         self.last_error = ""
         self.acked_version = ""
+        #: The store revision this proxy's config was last built from or found current at; -1 before.
+        self.config_revision = -1
 
     @property
     def config_status(self) -> Status:
@@ -110,11 +117,26 @@ class ProxyConnection:
             "eds": self.endpoint_status,
             "sent_version": self.last_push.version if self.last_push else "",
             "acked_version": self.acked_version,
+            "config_revision": self.config_revision,
             "last_error": self.last_error,
             "proxy_version": node.proxy_version,
             "admin_address": f"127.0.0.1:{node.admin_port}" if node.admin_port else "",
             "connected_at": self.connected_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Distribution:
+    """How far the config of one store revision has reached: the connected proxies that serve it
+    (`current`), of `total`, and those that rejected a config carrying it (`rejected`, their ids)."""
+
+    current: int
+    total: int
+    rejected: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        return self.current == self.total
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,10 +223,31 @@ class PushServer:
     def rows(self) -> list[dict[str, Any]]:
         return [c.row() for c in sorted(self.connections.values(), key=lambda c: c.node.id)]
 
+    def distribution(self, revision: int) -> Distribution:
+        """Which connected proxies serve a config that includes every write up to `revision`: those SYNCED
+        whose config was built from, or found current at, that revision or a later one."""
+        current = 0
+        rejected = []
+        for connection in sorted(self.connections.values(), key=lambda c: c.node.id):
+            if connection.config_revision < revision:
+                continue
+            if connection.status == "SYNCED":
+                current += 1
+            elif connection.last_error:
+                rejected.append(connection.node.id)
+        return Distribution(current, len(self.connections), tuple(rejected))
+
     # -- changes --------------------------------------------------------------------------------------------
 
-    def notify(self, full: bool, reason: str) -> None:
-        """Something changed: config (`full`) or only endpoints. Pushed after the debounce."""
+    def notify(self, full: bool, reason: str, since: int | None = None) -> None:
+        """Something changed: config (`full`) or only endpoints. Pushed after the debounce.
+
+        A config change written after store revision `since` is in no proxy's config until the next full
+        push checks it (an endpoint push in between may have seen its revision without building routes).
+        """
+        if full and since is not None:
+            for connection in self.connections.values():
+                connection.config_revision = min(connection.config_revision, since)
         now = self._clock()
         change = Change(full, now, frozenset({reason}))
         self._pending = change if self._pending is None else self._pending.merge(change)
@@ -262,10 +305,12 @@ class PushServer:
             return
         current = connection.config
         if not force and current is not None and replace(config, version=current.version) == current:
+            connection.config_revision = snapshot.revision
             return  # nothing this proxy sees has changed
         push = Push(version=config.version, nonce=uuid.uuid4().hex, config=config)
         if self._send(connection, push, full=True, started=started):
             connection.config = config
+            connection.config_revision = snapshot.revision
             for kind in FULL_TYPES:
                 self.metrics.pushes.increment(kind)
             self.metrics.push_time.observe(max(self._clock() - began, 0.0))
@@ -282,12 +327,14 @@ class PushServer:
             return
         changed = _changed_assignments(current.endpoints, assignments)
         if not changed:
+            connection.config_revision = snapshot.revision
             return
         push = Push(version=snapshot.version, nonce=uuid.uuid4().hex, endpoints=changed)
         if self._send(connection, push, full=False, started=started):
             connection.config = replace(
                 current, version=snapshot.version, endpoints=_merge(current.endpoints, changed)
             )
+            connection.config_revision = snapshot.revision
             self.metrics.pushes.increment("eds")
             self.metrics.push_time.observe(max(self._clock() - began, 0.0))
 

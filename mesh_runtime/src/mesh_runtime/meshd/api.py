@@ -9,6 +9,12 @@
 
 Errors are `{"error": "..."}` (apply's are `{"errors": [{source, line, resource, path, message}]}`), with
 Kubernetes' statuses: 401 bad token, 404 not found, 409 label conflict, 422 invalid.
+
+A resource of one of Istio's kinds comes with a `status` computed when it is read, as Istio's
+config-distribution tracking reports it: the condition `Reconciled`, `True` once every connected proxy
+serves a config that includes the resource's revision (`message: "2/2 proxies up to date."`, reason
+`ProxiesUpToDate`), else `False` (reason `ProxyRejected` when a proxy rejected such a config, else
+`ProxiesPending`). Kubernetes' kinds have no conditions: a Namespace has `status.phase`, a Service none.
 """
 
 from __future__ import annotations
@@ -25,8 +31,9 @@ from ..discovery.documents import (
     prepare,
     sorted_documents,
 )
+from ..discovery.push import Distribution
 from ..discovery.registry import Workload
-from ..discovery.store import LabelConflict, PutNamespace, StoreError
+from ..discovery.store import LabelConflict, PutNamespace, StoredObject, StoreError
 from ..resources import kinds as k
 from ..validation.formats import label_key, label_value
 from ..xds import encode
@@ -119,9 +126,9 @@ class ConfigApiHandler:
                 return error_response(404, _unknown_kind(kind_name))
             if kind == k.NAMESPACE:
                 return json_response(200, {"items": [namespace_document(n) for n in store.namespaces()]})
-            items = [object_document(o) for o in store.objects(kind.kind, namespace or None)]
+            items = [self.document(o) for o in store.objects(kind.kind, namespace or None)]
         else:
-            items = [object_document(o) for o in store.objects(None, namespace or None)]
+            items = [self.document(o) for o in store.objects(None, namespace or None)]
         # The revision moves on with deletes too, which leave no item carrying it.
         return json_response(200, {"items": sorted_documents(items), "revision": store.revision})
 
@@ -140,7 +147,15 @@ class ConfigApiHandler:
         stored = self.state.store.get(kind.kind, namespace, name)
         if stored is None:
             return error_response(404, _not_found(kind.kind, namespace, name))
-        return json_response(200, object_document(stored))
+        return json_response(200, self.document(stored))
+
+    def document(self, stored: StoredObject) -> dict[str, Any]:
+        """A stored resource as `get` shows it; one of Istio's kinds with its status."""
+        document = object_document(stored)
+        kind = kind_named(stored.kind)
+        if kind is not None and kind.group in k.ISTIO_GROUPS:
+            document["status"] = resource_status(self.state.push.distribution(stored.revision))
+        return document
 
     async def one_namespace(self, request: Request, name: str) -> Response:
         store = self.state.store
@@ -217,6 +232,28 @@ class ConfigApiHandler:
                 "config": encode(connection.config),
             },
         )
+
+
+RECONCILED = "Reconciled"
+
+
+def resource_status(distribution: Distribution) -> dict[str, Any]:
+    """The status of a resource whose revision has reached the proxies as `distribution` says."""
+    message = f"{distribution.current}/{distribution.total} proxies up to date."
+    if distribution.complete:
+        reason = "ProxiesUpToDate"
+    elif distribution.rejected:
+        reason = "ProxyRejected"
+        message += f" Rejected by {', '.join(distribution.rejected)} (see meshctl proxy-status -o json)."
+    else:
+        reason = "ProxiesPending"
+    condition = {
+        "type": RECONCILED,
+        "status": "True" if distribution.complete else "False",
+        "reason": reason,
+        "message": message,
+    }
+    return {"conditions": [condition]}
 
 
 def _apply_files(body: Any) -> list[tuple[str, str]] | None:

@@ -89,29 +89,32 @@ class MeshState:
 
     async def write(self, writes: Sequence[Write], dry_run: bool = False) -> list[WriteResult]:
         """Write in one transaction (on the writer thread), then schedule the pushes it calls for."""
+        before = self.store.revision
         results = await self.run_in_writer(lambda: self.store.write(writes, dry_run=dry_run))
         if not dry_run:
             changed = {(r.kind, r.namespace, r.name) for r in results if r.outcome != "unchanged"}
-            self._changed({kind for kind, _, _ in changed})
+            self._changed({kind for kind, _, _ in changed}, before)
         return results
 
     async def delete(self, kind: str, namespace: str, name: str) -> bool:
+        before = self.store.revision
         deleted = await self.run_in_writer(lambda: self.store.delete(kind, namespace, name))
         if deleted:
-            self._changed({kind})
+            self._changed({kind}, before)
         return deleted
 
     async def delete_namespace(self, name: str) -> list[StoredObject] | None:
+        before = self.store.revision
         doomed = await self.run_in_writer(lambda: self.store.delete_namespace(name))
         if doomed:
-            self._changed({o.kind for o in doomed})
+            self._changed({o.kind for o in doomed}, before)
         return doomed
 
-    def _changed(self, kinds: set[str]) -> None:
+    def _changed(self, kinds: set[str], before: int) -> None:
         """Config kinds and Services change clusters and routes; WorkloadEntries only endpoints; Namespace
-        labels nothing a proxy sees."""
+        labels nothing a proxy sees. `before` is the store's revision before the write."""
         if kinds & ({*CONFIG_KINDS, k.SERVICE.kind}):
-            self.push.notify(True, "config")
+            self.push.notify(True, "config", since=before)
         elif k.WORKLOAD_ENTRY.kind in kinds:
             self.push.notify(False, "endpoint")
 
