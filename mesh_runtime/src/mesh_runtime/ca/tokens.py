@@ -182,8 +182,13 @@ class BootstrapTokens:
         ttl: timedelta | None = None,
         description: str = "",
         now: datetime | None = None,
+        dry_run: bool = False,
     ) -> IssuedToken:
-        """A new token allowed the identities matching `patterns`; it expires after `ttl` (None: never)."""
+        """A new token allowed the identities matching `patterns`; it expires after `ttl` (None: never).
+
+        With `dry_run` the patterns and TTL are checked and nothing is stored: the token is "" and the grant
+        is what would have been stored.
+        """
         parsed = _parse_patterns(patterns)
         if ttl is not None and ttl <= timedelta(0):
             raise ValueError(f"a bootstrap token's TTL must be positive, not {ttl}")
@@ -199,6 +204,8 @@ class BootstrapTokens:
                 expires_at=created + ttl if ttl is not None else None,
                 description=description,
             )
+            if dry_run:
+                return IssuedToken("", grant)
             self._save([*self._grants, grant])
         return IssuedToken(token, grant)
 
@@ -210,6 +217,7 @@ class BootstrapTokens:
         ttl: timedelta | None = None,
         description: str = "",
         now: datetime | None = None,
+        dry_run: bool = False,
     ) -> tuple[Registration, TokenGrant]:
         """Make `token` (generated elsewhere) allow exactly `patterns`; idempotent.
 
@@ -217,6 +225,7 @@ class BootstrapTokens:
         time: when its identities and description are already these (and `ttl`, if given, already ends
         it), the file is left alone (`unchanged`); otherwise they are replaced (`configured`). A TTL counts
         from the grant's creation, so the same TTL given again changes nothing; None keeps the expiry.
+        With `dry_run` the answer is the same and nothing is stored.
         """
         check_token_format(token)
         parsed = _parse_patterns(patterns)
@@ -235,24 +244,33 @@ class BootstrapTokens:
                     expires_at=_whole_seconds(created + ttl) if ttl is not None else None,
                     description=description,
                 )
-                self._save([*self._grants, grant])
+                if not dry_run:
+                    self._save([*self._grants, grant])
                 return "created", grant
             expires = _whole_seconds(existing.created_at + ttl) if ttl is not None else existing.expires_at
             wanted = replace(existing, patterns=parsed, description=description, expires_at=expires)
             if wanted == existing:
                 return "unchanged", existing
-            self._save([wanted if grant is existing else grant for grant in self._grants])
+            if not dry_run:
+                self._save([wanted if grant is existing else grant for grant in self._grants])
             return "configured", wanted
 
-    def revoke(self, token_id: str) -> bool:
-        """Forget the token with this id; False when there is none."""
+    def revoke(self, token_id: str, dry_run: bool = False) -> bool:
+        """Forget the token with this id (with `dry_run`, only look it up); False when there is none."""
         with self._lock:
             self._reload_if_changed()
             kept = [grant for grant in self._grants if grant.token_id != token_id]
             if len(kept) == len(self._grants):
                 return False
-            self._save(kept)
+            if not dry_run:
+                self._save(kept)
             return True
+
+    def grant_of(self, token: str) -> TokenGrant | None:
+        """The grant of `token` (compared by its hash), None when the store has none."""
+        with self._lock:
+            self._reload_if_changed()
+            return self._find(token)
 
     def grants(self) -> list[TokenGrant]:
         with self._lock:

@@ -1,4 +1,4 @@
-"""The `meshd` command: `serve`, `init`, `token create` and `token add`."""
+"""The `meshd` command: `serve`, `init` and `token create|add|list|revoke` (token_commands.py)."""
 
 from __future__ import annotations
 
@@ -7,21 +7,20 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import timedelta
 from pathlib import Path
 from typing import IO
 
 import uvloop
 
 from .. import __version__
-from ..ca import BootstrapTokens, PatternError, TokenStoreError
-from ..ca.tokens import MIN_TOKEN_LENGTH, TokenFormatError, check_token_format
+from ..ca import TokenStoreError
 from ..command.errors import EXIT_ERROR, EXIT_USAGE, CommandError
 from ..command.flags import ArgumentParser
 from ..discovery.store import StoreError
 from ..validation.formats import parse_duration
 from ..xds.heartbeat import DEFAULT_INTERVAL as DEFAULT_HEARTBEAT_INTERVAL
-from .datadir import DEFAULT_DATA_DIR, DataDir, DataDirError, Initialized, initialize, read_trust_domain
+from . import token_commands
+from .datadir import DEFAULT_DATA_DIR, DataDirError, Initialized, initialize
 from .proxies import GRACE_PERIOD
 from .server import API_PORT, DISCOVERY_PORT, MONITORING_PORT, ListenError, Meshd, ServeOptions
 from .serving import serving_names
@@ -92,57 +91,8 @@ def build_parser() -> ArgumentParser:
     _data_dir_flags(init)
     init.set_defaults(handler=run_init)
 
-    token = commands.add_parser("token", help="bootstrap tokens for workloads")
-    token_commands = token.add_subparsers(title="token commands", metavar="COMMAND")
-    create = token_commands.add_parser(
-        "create",
-        help="issue a bootstrap token",
-        description="Issue a bootstrap token allowing the given identities; it is printed once.",
-    )
-    _token_flags(create, ttl_help="how long the token is valid (e.g. 24h; default: no expiry)")
-    create.set_defaults(handler=run_token_create)
-
-    add = token_commands.add_parser(
-        "add",
-        help="register a bootstrap token made elsewhere (idempotent)",
-        description="Register the bootstrap token in --token-file (made elsewhere, e.g. by "
-        "`secrets.token_urlsafe(32)` on an Ansible controller) allowing exactly the given identities. "
-        "Prints `created ID` for a new token, `unchanged ID` when it already allows exactly these identities "
-        "with this description (the store file is not touched), `configured ID` when its identities or "
-        "description were replaced (it keeps its id). The token itself is never printed. A running meshd "
-        "honours the change at once.",
-    )
-    add.add_argument(
-        "--token-file",
-        required=True,
-        metavar="FILE",
-        help=f"the file holding the token (surrounding whitespace ignored; at least {MIN_TOKEN_LENGTH} "
-        "URL-safe base64 letters: A-Z a-z 0-9 - _)",
-    )
-    _token_flags(
-        add,
-        ttl_help="how long the token is valid, counted from when it was first added (e.g. 24h; "
-        "default: keep the current expiry, none for a new token)",
-    )
-    add.set_defaults(handler=run_token_add)
+    token_commands.register(commands)
     return parser
-
-
-def _token_flags(parser: argparse.ArgumentParser, ttl_help: str) -> None:
-    parser.add_argument(
-        "--data-dir",
-        default=None,
-        help=f"meshd's data directory (default ${ENV_DATA_DIR} or {DEFAULT_DATA_DIR})",
-    )
-    parser.add_argument(
-        "--identity",
-        action="append",
-        required=True,
-        metavar="NS/SA",
-        help="an identity the token allows: <namespace>/<service account> or <namespace>/* (repeatable)",
-    )
-    parser.add_argument("--ttl", default=None, help=ttl_help)
-    parser.add_argument("--description", default="", help="what the token is for")
 
 
 def _data_dir_flags(parser: argparse.ArgumentParser) -> None:
@@ -237,66 +187,6 @@ def run_serve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int
     )
     uvloop.run(Meshd(init, options).run())
     return 0
-
-
-def _token_store(args: argparse.Namespace) -> BootstrapTokens:
-    root = _data_dir(args)
-    data_dir = DataDir(root)
-    if not data_dir.settings.exists():
-        raise CommandError(f"{root} is not a meshd data directory: run 'meshd init --data-dir {root}' first")
-    return BootstrapTokens(data_dir.bootstrap_tokens, read_trust_domain(root))
-
-
-def _ttl(args: argparse.Namespace) -> timedelta | None:
-    if not args.ttl:
-        return None
-    nanos = parse_duration(args.ttl)
-    if nanos is None or nanos <= 0:
-        raise CommandError(f"--ttl: {args.ttl!r} is not a positive duration such as 24h or 30m", EXIT_USAGE)
-    return timedelta(microseconds=nanos / 1000)
-
-
-def run_token_create(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    tokens = _token_store(args)
-    ttl = _ttl(args)
-    try:
-        issued = tokens.issue(args.identity, ttl=ttl, description=args.description)
-    except PatternError as exc:
-        raise CommandError(f"--identity: {exc}", EXIT_USAGE) from exc
-    stdout.write(issued.token + "\n")
-    allowed = ", ".join(str(p) for p in issued.grant.patterns)
-    stderr.write(f"bootstrap token {issued.grant.token_id} allows {allowed}; it is shown only this once\n")
-    return 0
-
-
-def run_token_add(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    token = _read_token_file(args.token_file)
-    tokens = _token_store(args)
-    ttl = _ttl(args)
-    try:
-        result, grant = tokens.register(token, args.identity, ttl=ttl, description=args.description)
-    except PatternError as exc:
-        raise CommandError(f"--identity: {exc}", EXIT_USAGE) from exc
-    stdout.write(f"{result} {grant.token_id}\n")
-    return 0
-
-
-def _read_token_file(name: str) -> str:
-    """The token in the file, stripped; a usage error naming the file (never quoting the token) otherwise."""
-    path = Path(name).expanduser()
-    try:
-        token = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise CommandError(f"--token-file {path}: cannot be read: {exc.strerror}", EXIT_USAGE) from None
-    except UnicodeDecodeError:
-        raise CommandError(f"--token-file {path}: not a UTF-8 text file", EXIT_USAGE) from None
-    if not token:
-        raise CommandError(f"--token-file {path}: the file is empty; put the token in it", EXIT_USAGE)
-    try:
-        check_token_format(token)
-    except TokenFormatError as exc:
-        raise CommandError(f"--token-file {path}: {exc}", EXIT_USAGE) from None
-    return token
 
 
 def run(
