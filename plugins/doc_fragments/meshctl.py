@@ -1,6 +1,7 @@
 # Copyright: meshlab contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Documentation shared by the modules that run meshctl."""
+"""Documentation shared by the modules that run meshctl (and meshd), one fragment per group of the shared
+options in plugins/module_utils/args_common.py."""
 
 from __future__ import annotations
 
@@ -11,16 +12,18 @@ options:
   meshctl_path:
     description:
       - The meshctl to run, as a path or as a command name.
-      - A path (with a C(/)) must be an executable file on the managed host.
-      - A name is looked up on E(PATH), then in C(/opt/meshlab/venv/bin), where the collection's
-        C(playbooks/site.yml) installs the runtime.
-      - When not set, C(meshctl) is looked up the same way.
+      - A path (with a C(/)) must be an executable file on the managed host; it is used as it is.
+      - A name is looked for in C(/opt/meshlab/venv/bin) first, where the collection's C(playbooks/site.yml)
+        installs the runtime, then on E(PATH). So the installed meshctl is preferred over another one on
+        E(PATH); give a path to run another.
+      - When not set, C(meshctl) is looked for the same way.
     type: path
 requirements:
   - meshctl, from meshlab's C(mesh_runtime), on the managed host.
 """
 
-    # The options of the modules that use meshd's config API (meshctl apply, get, delete, label).
+    # The options of the modules that use meshd's config API (meshctl apply, get, delete, label,
+    # proxy-status); they take DATA_DIR too.
     CONFIG_API = r"""
 options:
   control_plane:
@@ -41,9 +44,65 @@ options:
       - The root certificate meshctl verifies meshd by, a file on the managed host.
       - meshctl's default is C(root-cert.pem) in O(data_dir).
     type: path
+"""
+
+    # meshd's data directory on the managed host.
+    DATA_DIR = r"""
+options:
   data_dir:
     description:
-      - meshd's data directory on the managed host, where meshctl finds C(admin-token) and C(root-cert.pem).
-      - meshctl's default is E(MESHD_DATA_DIR), else C(/var/lib/meshd).
+      - meshd's data directory on the managed host, where meshctl finds C(admin-token) and C(root-cert.pem)
+        and meshd keeps its bootstrap tokens (C(bootstrap-tokens.json)).
+      - The default is E(MESHD_DATA_DIR), else C(/var/lib/meshd).
+    type: path
+"""
+
+    # The shared options a module of the group accepts and does not use: one module_defaults entry for
+    # group/meshlab.mesh.meshctl may set them for every module.
+    IGNORED_CONFIG_API = r"""
+options:
+  control_plane:
+    description:
+      - Not used by this module, which does not talk to meshd's config API.
+      - Accepted so that C(module_defaults) for C(group/meshlab.mesh.meshctl) can set it for every module of
+        the group.
+    type: str
+  token:
+    description:
+      - Not used by this module, which does not talk to meshd's config API.
+      - Accepted so that C(module_defaults) for C(group/meshlab.mesh.meshctl) can set it for every module of
+        the group.
+    type: str
+  ca_file:
+    description:
+      - Not used by this module, which does not talk to meshd's config API.
+      - Accepted so that C(module_defaults) for C(group/meshlab.mesh.meshctl) can set it for every module of
+        the group.
+    type: path
+"""
+
+    IGNORED_CREDENTIALS = r"""
+options:
+  token:
+    description:
+      - Not used by this module, which reads meshd's monitoring port (no token, plain HTTP).
+      - Accepted so that C(module_defaults) for C(group/meshlab.mesh.meshctl) can set it for every module of
+        the group.
+    type: str
+  ca_file:
+    description:
+      - Not used by this module, which reads meshd's monitoring port (no token, plain HTTP).
+      - Accepted so that C(module_defaults) for C(group/meshlab.mesh.meshctl) can set it for every module of
+        the group.
+    type: path
+"""
+
+    IGNORED_DATA_DIR = r"""
+options:
+  data_dir:
+    description:
+      - Not used by this module.
+      - Accepted so that C(module_defaults) for C(group/meshlab.mesh.meshctl) can set it for every module of
+        the group.
     type: path
 """

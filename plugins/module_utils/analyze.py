@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import os
 
+from ansible_collections.meshlab.mesh.plugins.module_utils.config_api import (
+    config_api_environment,
+    config_api_flags,
+)
 from ansible_collections.meshlab.mesh.plugins.module_utils.messages import (
     at_or_above,
     check_suppression,
@@ -59,6 +63,8 @@ def analyze_command(meshctl, params):
         command += ["--meshConfigFile", params["mesh_config_file"]]
     if params.get("ignore_unknown"):
         command.append("--ignore-unknown")
+    if params.get("use_kube"):
+        command += config_api_flags(params)
     files = list(params.get("files") or [])
     if files:
         command += ["--", *files]
@@ -125,7 +131,8 @@ def analyze(module):
     params = module.params
     check_analyze_params(params)
     command = analyze_command(find_meshctl(module, params.get("meshctl_path")), params)
-    return run_meshctl(module, command, interpret_analysis, warn=True)
+    environment = config_api_environment(params) if params.get("use_kube") else None
+    return run_meshctl(module, command, interpret_analysis, warn=True, environment=environment)
 
 
 def run_analyze(module):

@@ -1,7 +1,8 @@
 # Copyright: meshlab contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The resource and namespace modules' side of meshd's config API through meshctl: the connection flags,
-the documents to send, the dry-run probe, what changed, and the diff.
+"""The config-API modules' side of meshd's config API through meshctl: the connection flags, reading
+what is stored, meshctl's per-resource results and refusals, the diff, and the namespace module's body
+(the resource module's is resource.py).
 
 This runs on managed hosts: keep it importable on every Python that ansible-core supports there.
 """
@@ -10,15 +11,13 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 
-from ansible.module_utils.common.yaml import HAS_YAML, yaml_dump, yaml_dump_all, yaml_load_all
+from ansible.module_utils.common.yaml import HAS_YAML, yaml_dump
 
 from ansible_collections.meshlab.mesh.plugins.module_utils.runner import (
     ENVIRONMENT,
     EXIT_DATA,
     EXIT_OK,
-    MANAGED_HOST,
     MeshctlError,
     _error_text,
     _excerpt,
@@ -63,53 +62,6 @@ def config_api_environment(params):
     return environment
 
 
-def definition_text(definition):
-    """The YAML text of `definition`: a string as it is, a mapping or a list of mappings as documents."""
-    if isinstance(definition, str):
-        if not definition.strip():
-            raise MeshctlError("definition: is empty; give one or more resources")
-        return definition
-    documents = definition if isinstance(definition, list) else [definition]
-    if not documents:
-        raise MeshctlError("definition: is an empty list; give one or more resources")
-    for index, document in enumerate(documents):
-        if not isinstance(document, dict):
-            where = f"definition[{index}]" if isinstance(definition, list) else "definition"
-            raise MeshctlError(
-                f"{where}: is a {type(document).__name__}, not a resource (a mapping with apiVersion, kind "
-                "and metadata)"
-            )
-    if HAS_YAML:
-        return yaml_dump_all(documents, sort_keys=False, default_flow_style=False)
-    return "\n---\n".join(json.dumps(document) for document in documents) + "\n"
-
-
-def resource_input(params, isfile=os.path.isfile, exists=os.path.exists):
-    """(meshctl's -f arguments, text for its stdin or None) for the resource module's src or definition."""
-    src = params.get("src")
-    if src:
-        if not exists(src):
-            raise MeshctlError(f"src: {src} does not exist on {MANAGED_HOST}")
-        if not isfile(src):
-            raise MeshctlError(f"src: {src} is not a file on {MANAGED_HOST}; give one YAML file")
-        return ["-f", src], None
-    if params.get("definition") is None:
-        raise MeshctlError("give src (a file on the managed host) or definition (the resources)")
-    return ["-f", "-"], definition_text(params["definition"])
-
-
-def resource_command(meshctl, verb, params, input_args, dry_run):
-    """`meshctl apply` or `meshctl delete` of the input, with JSON results, as a dry run or for real."""
-    command = [meshctl, verb, *input_args, "-o", "json"]
-    if verb == "delete":
-        command.append("--ignore-not-found")
-    if dry_run:
-        command.append("--dry-run")
-    if params.get("namespace"):
-        command += ["--namespace", params["namespace"]]
-    return command + config_api_flags(params)
-
-
 def get_command(meshctl, params, kind, group, namespace):
     """`meshctl get` of every resource of one kind in one namespace (every namespace for Namespaces)."""
     command = [meshctl, "get", f"{kind}.{group}" if group else kind, "-o", "json"]
@@ -143,18 +95,24 @@ def _json_document(stdout, what):
     return json_output(stdout, what, dict, "an object")
 
 
-def interpret_resources(verb, subject=None):
+_UNSET = object()
+
+
+def interpret_resources(verb, subject=None, stdin=_UNSET):
     """The interpreter of `meshctl apply|delete -o json`: its per-resource results, or a MeshctlError.
 
-    `subject` names the input in a refusal (default: src or definition, whichever the module was given);
-    with a subject, the input is the module's own text and its location is left out.
+    `subject` names the input in a refusal (default: src or definition, whichever the module was given).
+    `stdin` names text meshctl read from its stdin in each problem's location (`definition:12`); None
+    leaves the location out, for text the module wrote itself. Its default is `definition` without a
+    subject and None with one.
     """
     what = f"meshctl {verb}"
+    if stdin is _UNSET:
+        stdin = None if subject else "definition"
 
     def interpret(rc, stdout, stderr, params):
         if rc == EXIT_DATA and stdout.strip().startswith("{"):
             errors = _json_document(stdout, what).get("errors") or []
-            stdin = None if subject else "definition"
             lines = [describe_problem(problem, stdin) for problem in errors] or [_error_text(stderr)]
             source = subject or ("src" if params.get("src") else "definition")
             raise MeshctlError(
@@ -222,31 +180,6 @@ def to_yaml(document):
     return json.dumps(document, indent=2) + "\n"
 
 
-def predicted_documents(text, results, default_namespace):
-    """What meshd will store for each result, from the applied text: the check-mode `after` of a diff.
-
-    Needs PyYAML on the managed host; without it, no prediction (an empty mapping).
-    """
-    if not HAS_YAML:
-        return {}
-    predicted = {}
-    wanted = {result_key(r): r for r in results}
-    for document in yaml_load_all(text):
-        if not isinstance(document, dict):
-            continue
-        metadata = document.get("metadata") or {}
-        kind = document.get("kind")
-        namespace = metadata.get("namespace") or default_namespace or "default"
-        key = resource_key(kind, namespace, metadata.get("name"))
-        if key not in wanted:
-            continue
-        stored = comparable(document)
-        if kind != NAMESPACE_KIND:
-            stored.setdefault("metadata", {})["namespace"] = key[1]
-        predicted[key] = stored
-    return predicted
-
-
 def resource_diff(changed_results, before, after):
     """Ansible's diff, one entry per changed resource: YAML before and after, headed by the resource."""
     entries = []
@@ -269,24 +202,6 @@ def describe_result(result):
     if result.get("kind") == NAMESPACE_KIND or not result.get("namespace"):
         return f"{result.get('kind')} {result.get('name')}"
     return f"{result.get('kind')} {result.get('namespace')}/{result.get('name')}"
-
-
-def resource_entries(results):
-    """The module's `resources`: meshctl's results, without the key names that mean nothing to a user."""
-    return [
-        {
-            "kind": r.get("kind"),
-            "api_group": r.get("group", ""),
-            "namespace": r.get("namespace", ""),
-            "name": r.get("name"),
-            "result": r.get("result"),
-        }
-        for r in results
-    ]
-
-
-def changed_results(results):
-    return [r for r in results if r.get("result") not in (UNCHANGED, ABSENT)]
 
 
 def namespace_changes(current_labels, labels):
@@ -353,17 +268,19 @@ class ConfigApi:
         self.environment = config_api_environment(self.params)
         self.commands = []
 
-    def run(self, command, interpret, data=None):
-        self.commands.append(command)
+    def run(self, command, interpret, data=None, record=True):
+        """Run one meshctl command; `commands` lists it unless `record` is false (a repeated poll)."""
+        if record:
+            self.commands.append(command)
         try:
             return run_meshctl(self.module, command, interpret, data=data, environment=self.environment)
         except MeshctlError as exc:
             exc.result["commands"] = self.commands
             raise
 
-    def stored(self, results):
+    def stored(self, results, record=True):
         """The stored documents of the resources in `results`, by key: one `meshctl get` per kind and
-        namespace."""
+        namespace (none for no results)."""
         wanted = {result_key(r) for r in results}
         groups = []
         for result in results:
@@ -373,83 +290,15 @@ class ConfigApi:
         found = {}
         for kind, group, namespace in groups:
             listing = self.run(
-                get_command(self.meshctl, self.params, kind, group, namespace), interpret_listing
+                get_command(self.meshctl, self.params, kind, group, namespace),
+                interpret_listing,
+                record=record,
             )
             for item in listing["items"]:
                 key = document_key(item)
                 if key in wanted:
                     found[key] = item
         return found
-
-
-def _probe_then_act(module, verb):
-    """Dry-run `meshctl <verb>`, then run it for real when something would change (never in check mode).
-
-    Returns the API, the inline input, the dry run's output, the final per-resource results, the results that
-    change something, and (with --diff) the stored documents before the change.
-    """
-    api = ConfigApi(module)
-    input_args, data = resource_input(module.params)
-
-    def run(dry_run):
-        command = resource_command(api.meshctl, verb, module.params, input_args, dry_run)
-        return api.run(command, interpret_resources(verb), data)
-
-    probe = run(True)
-    results = probe["results"]
-    changing = changed_results(results)
-    before = api.stored(changing) if module._diff and changing else {}
-    if changing and not module.check_mode:
-        results = run(False)["results"]
-        changing = changed_results(results)
-    return api, data, probe, results, changing, before
-
-
-def apply_resources(module):
-    """The resource module with state=present: dry run, then apply when something would change."""
-    api, data, probe, results, changing, before = _probe_then_act(module, "apply")
-    after = {}
-    if module._diff and changing:
-        if module.check_mode:
-            text = data if data is not None else _read_text(module.params["src"])
-            after = predicted_documents(text, changing, module.params.get("namespace"))
-        else:
-            after = api.stored(changing)
-    return _resource_result(module, api, results, changing, before, after, probe["warnings"])
-
-
-def delete_resources(module):
-    """The resource module with state=absent: find which exist (dry run), then delete those."""
-    api, _data, _probe, results, changing, before = _probe_then_act(module, "delete")
-    return _resource_result(module, api, results, changing, before, {}, [])
-
-
-def _read_text(path):
-    try:
-        with open(path, encoding="utf-8-sig") as handle:
-            return handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MeshctlError(f"src: {path} cannot be read on {MANAGED_HOST}: {exc}") from None
-
-
-def _resource_result(module, api, results, changing, before, after, warnings):
-    for warning in warnings:
-        module.warn(describe_problem(warning))
-    result = {
-        "changed": bool(changing),
-        "resources": resource_entries(results),
-        "commands": api.commands,
-    }
-    if module._diff and changing:
-        result["diff"] = resource_diff(changing, before, after)
-    return result
-
-
-def manage_resources(module):
-    """The resource module's body: apply or delete, by state."""
-    if module.params.get("state") == "absent":
-        return delete_resources(module)
-    return apply_resources(module)
 
 
 def manage_namespace(module):
@@ -513,11 +362,6 @@ def _interpret_plain(verb):
         return {"stdout": stdout, "stderr": stderr}
 
     return interpret
-
-
-def run_resource(module):
-    """The resource module's one call."""
-    finish(module, manage_resources, changes=True)
 
 
 def run_namespace(module):

@@ -14,6 +14,7 @@ import os
 #: Where the collection's playbooks install the runtime (meshlab_prefix /opt/meshlab).
 DEFAULT_VENV_BIN = "/opt/meshlab/venv/bin"
 MESHCTL = "meshctl"
+MESHD = "meshd"
 
 #: Message levels from the least to the most severe, as meshctl and istioctl name them.
 LEVELS = ("Info", "Warning", "Error")
@@ -111,23 +112,44 @@ def _flag(value):
 # Running meshctl from a module
 
 
-def find_meshctl(module, meshctl_path=None):
-    """The meshctl to run: meshctl_path, else meshctl on PATH, else the default virtualenv's."""
-    if meshctl_path and os.sep in meshctl_path:
-        if os.path.isfile(meshctl_path) and os.access(meshctl_path, os.X_OK):
-            return meshctl_path
-        raise MeshctlError(f"meshctl_path: {meshctl_path} is not an executable file on {MANAGED_HOST}")
-    name = meshctl_path or MESHCTL
-    found = module.get_bin_path(name)
+def _executable(path):
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+def find_tool(module, name, explicit=None, option="meshctl_path", beside=None):
+    """The program `name` to run. An `explicit` path (with a /) is used as it is; a name (explicit, else
+    `name`) is looked for in the directory `beside` (another program the user chose), then in the installed
+    runtime (DEFAULT_VENV_BIN), then on PATH: the installed runtime wins over whatever else PATH offers."""
+    if explicit and os.sep in explicit:
+        if _executable(explicit):
+            return explicit
+        raise MeshctlError(f"{option}: {explicit} is not an executable file on {MANAGED_HOST}")
+    wanted = explicit or name
+    candidates = [os.path.join(DEFAULT_VENV_BIN, wanted)]
+    if beside:
+        candidates.insert(0, os.path.join(beside, wanted))
+    for candidate in candidates:
+        if _executable(candidate):
+            return candidate
+    found = module.get_bin_path(wanted)
     if found:
         return found
-    beside = os.path.join(DEFAULT_VENV_BIN, name)
-    if os.path.isfile(beside) and os.access(beside, os.X_OK):
-        return beside
     raise MeshctlError(
-        f"{name} was not found on PATH nor in {DEFAULT_VENV_BIN} on {MANAGED_HOST}: "
-        "install the runtime (playbooks/site.yml) or set meshctl_path"
+        f"{wanted} was not found in {DEFAULT_VENV_BIN} nor on PATH on {MANAGED_HOST}: "
+        f"install the runtime (playbooks/site.yml) or set {option}"
     )
+
+
+def find_meshctl(module, meshctl_path=None):
+    """The meshctl to run: meshctl_path as a path, else the installed runtime's, else meshctl on PATH."""
+    return find_tool(module, MESHCTL, meshctl_path)
+
+
+def find_meshd(module, meshd_path=None, meshctl_path=None):
+    """The meshd to run: meshd_path as a path, else the one beside meshctl_path when that is a path (the
+    same virtualenv), else the installed runtime's, else meshd on PATH."""
+    beside = os.path.dirname(meshctl_path) if meshctl_path and os.sep in meshctl_path else None
+    return find_tool(module, MESHD, meshd_path, option="meshd_path", beside=beside)
 
 
 def run_meshctl(module, command, interpret, warn=False, data=None, environment=None):
@@ -152,12 +174,16 @@ def run_meshctl(module, command, interpret, warn=False, data=None, environment=N
 
 
 def finish(module, body, changes=False):
-    """Exit the module with body(module)'s result, or fail with its MeshctlError (never changed). A body
-    that `changes` says itself whether it changed; any other never changes anything."""
+    """Exit the module with body(module)'s result, or fail with its MeshctlError. A body that `changes`
+    says itself whether it changed (a failure too, in the error's `changed`); any other never changes
+    anything."""
     try:
         result = body(module)
     except MeshctlError as exc:
-        module.fail_json(msg=exc.msg, changed=False, **exc.result)
+        # A failure after a change (a wait that timed out) says so in the result's `changed`.
+        outcome = dict(exc.result)
+        changed = bool(outcome.pop("changed", False)) and changes
+        module.fail_json(msg=exc.msg, changed=changed, **outcome)
     else:
         if changes:
             module.exit_json(**result)

@@ -21,6 +21,8 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.actiongroups
   - meshlab.mesh.meshctl
+  - meshlab.mesh.meshctl.config_api
+  - meshlab.mesh.meshctl.data_dir
 attributes:
   check_mode:
     support: full
@@ -56,9 +58,10 @@ options:
     default: false
   use_kube:
     description:
-      - Analyze the live mesh as well as O(files).
-      - The default is V(false) because meshlab has no control plane to ask yet; with V(true) meshctl
-        fails until one is running.
+      - Analyze the live mesh as well as O(files) - meshd's stored config, namespaces and workloads, read
+        through its config API (O(control_plane), O(token), O(ca_file), O(data_dir)).
+      - The default is V(false), so that files can be analyzed where no meshd runs; with V(true) the task
+        fails when meshd cannot be reached.
     type: bool
     default: false
   failure_threshold:

@@ -24,6 +24,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes.actiongroups
   - meshlab.mesh.meshctl
   - meshlab.mesh.meshctl.config_api
+  - meshlab.mesh.meshctl.data_dir
 attributes:
   check_mode:
     support: full
@@ -139,7 +140,6 @@ def main():
                 "labels": {"type": "dict", "default": {}},
                 "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
             },
-            config_api=True,
         ),
         supports_check_mode=True,
     )

@@ -21,6 +21,8 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.actiongroups
   - meshlab.mesh.meshctl
+  - meshlab.mesh.meshctl.ignored_credentials
+  - meshlab.mesh.meshctl.ignored_data_dir
 attributes:
   check_mode:
     support: full
@@ -158,6 +160,7 @@ def main():
                 "control_plane": {"type": "str"},
                 "remote": {"type": "bool", "default": True},
             },
+            replaces=("control_plane",),
         ),
         supports_check_mode=True,
     )

@@ -530,20 +530,40 @@ def test_meshctl_is_found_in_the_default_virtualenv(module: AnsibleModule, nowhe
     assert runner.find_meshctl(module) == str(tool)
 
 
-def test_meshctl_on_path_comes_before_the_default_virtualenv(module: AnsibleModule, nowhere: Path) -> None:
+def test_the_installed_meshctl_comes_before_one_on_path(module: AnsibleModule, nowhere: Path) -> None:
     Path(runner.DEFAULT_VENV_BIN).mkdir()
-    executable(Path(runner.DEFAULT_VENV_BIN) / "meshctl")
-    on_path = executable(nowhere / "meshctl")
-    assert runner.find_meshctl(module) == str(on_path)
+    installed = executable(Path(runner.DEFAULT_VENV_BIN) / "meshctl")
+    executable(nowhere / "meshctl")
+    assert runner.find_meshctl(module) == str(installed)
+    chosen = executable(nowhere / "chosen-meshctl")
+    assert runner.find_meshctl(module, str(chosen)) == str(chosen)  # an explicit path still wins
 
 
 def test_a_missing_meshctl_says_where_it_looked(module: AnsibleModule, nowhere: Path) -> None:
     with pytest.raises(runner.MeshctlError) as caught:
         runner.find_meshctl(module)
     assert caught.value.msg == (
-        f"meshctl was not found on PATH nor in {runner.DEFAULT_VENV_BIN} on the managed host: "
+        f"meshctl was not found in {runner.DEFAULT_VENV_BIN} nor on PATH on the managed host: "
         "install the runtime (playbooks/site.yml) or set meshctl_path"
     )
+
+
+def test_meshd_is_found_beside_the_chosen_meshctl_then_installed_then_on_path(
+    module: AnsibleModule, nowhere: Path, tmp_path: Path
+) -> None:
+    on_path = executable(nowhere / "meshd")
+    assert runner.find_meshd(module) == str(on_path)
+    Path(runner.DEFAULT_VENV_BIN).mkdir()
+    installed = executable(Path(runner.DEFAULT_VENV_BIN) / "meshd")
+    assert runner.find_meshd(module) == str(installed)
+    venv = tmp_path / "other-venv"
+    venv.mkdir()
+    meshctl = executable(venv / "meshctl")
+    beside = executable(venv / "meshd")
+    assert runner.find_meshd(module, meshctl_path=str(meshctl)) == str(beside)
+    assert runner.find_meshd(module, str(on_path), str(meshctl)) == str(on_path)
+    with pytest.raises(runner.MeshctlError, match="meshd_path: /nowhere/meshd is not an executable file"):
+        runner.find_meshd(module, "/nowhere/meshd")
 
 
 def real_meshctl() -> str:
@@ -635,17 +655,6 @@ def test_connection_flags_and_the_token_only_in_the_environment() -> None:
     assert config_api.config_api_environment({}) == runner.ENVIRONMENT
 
 
-def test_resource_commands_probe_then_act() -> None:
-    params = {"namespace": "prod", "control_plane": "cp"}
-    assert config_api.resource_command("meshctl", "apply", params, ["-f", "-"], True) == [
-        "meshctl", "apply", "-f", "-", "-o", "json", "--dry-run",
-        "--namespace", "prod", "--control-plane", "cp",
-    ]  # fmt: skip
-    assert config_api.resource_command("meshctl", "delete", {}, ["-f", "r.yaml"], False) == [
-        "meshctl", "delete", "-f", "r.yaml", "-o", "json", "--ignore-not-found",
-    ]  # fmt: skip
-
-
 def test_get_commands_name_the_kind_with_its_group_and_the_namespace() -> None:
     assert config_api.get_command("meshctl", {}, "DestinationRule", "networking.istio.io", "prod") == [
         "meshctl", "get", "DestinationRule.networking.istio.io", "-o", "json", "--namespace", "prod",
@@ -657,41 +666,6 @@ def test_get_commands_name_the_kind_with_its_group_and_the_namespace() -> None:
         "-o",
         "json",
     ]
-
-
-def test_a_definition_becomes_yaml_documents() -> None:
-    text = config_api.definition_text([DR, {**DR, "metadata": {"name": "ratings"}}])
-    assert text.count("---") == 1
-    assert text.startswith("apiVersion: networking.istio.io/v1\nkind: DestinationRule\n")
-    assert config_api.definition_text(DR) == config_api.definition_text([DR])
-    assert config_api.definition_text("kind: X\n") == "kind: X\n"
-
-
-@pytest.mark.parametrize(
-    ("definition", "complaint"),
-    [
-        ("  \n", "definition: is empty"),
-        ([], "definition: is an empty list"),
-        ([DR, "oops"], r"definition\[1\]: is a str, not a resource"),
-        (3, "definition: is a int, not a resource"),
-    ],
-)
-def test_a_definition_that_is_no_resource_is_named(definition: Any, complaint: str) -> None:
-    with pytest.raises(runner.MeshctlError, match=complaint):
-        config_api.definition_text(definition)
-
-
-def test_resource_input_from_src_or_definition(tmp_path: Path) -> None:
-    rules = tmp_path / "rules.yaml"
-    rules.write_text("kind: X\n")
-    assert config_api.resource_input({"src": str(rules)}) == (["-f", str(rules)], None)
-    assert config_api.resource_input({"src": None, "definition": "kind: X\n"}) == (["-f", "-"], "kind: X\n")
-    with pytest.raises(
-        runner.MeshctlError, match=f"src: {tmp_path}/missing.yaml does not exist on the managed host"
-    ):
-        config_api.resource_input({"src": str(tmp_path / "missing.yaml")})
-    with pytest.raises(runner.MeshctlError, match="is not a file on the managed host; give one YAML file"):
-        config_api.resource_input({"src": str(tmp_path)})
 
 
 def test_apply_results_are_read_from_meshctls_json() -> None:
@@ -771,23 +745,6 @@ def test_comparable_drops_server_metadata_and_status_without_touching_the_origin
     assert config_api.comparable(None) is None
 
 
-def test_predicted_documents_place_resources_in_their_namespace() -> None:
-    text = config_api.definition_text([DR, {**DR, "metadata": {"name": "ratings", "namespace": "shop"}}])
-    results = [
-        result("reviews", "configured", namespace="prod"),
-        result("ratings", "created", namespace="shop"),
-    ]
-    predicted = config_api.predicted_documents(text, results, "prod")
-    assert predicted[("DestinationRule", "prod", "reviews")]["metadata"] == {
-        "name": "reviews",
-        "namespace": "prod",
-    }
-    assert predicted[("DestinationRule", "shop", "ratings")]["metadata"]["namespace"] == "shop"
-    assert config_api.predicted_documents(text, [result("reviews", "configured")], None).keys() == {
-        ("DestinationRule", "default", "reviews")
-    }
-
-
 def test_a_diff_entry_per_changed_resource() -> None:
     key = ("DestinationRule", "default", "reviews")
     before = {key: {**DR, "metadata": {"name": "reviews", "resourceVersion": "1"}}}
@@ -798,17 +755,6 @@ def test_a_diff_entry_per_changed_resource() -> None:
     assert "host: reviews.prod\n" in entry["after"]
     (gone,) = config_api.resource_diff([result("ns", "deleted", kind="Namespace", namespace="")], {}, {})
     assert (gone["before_header"], gone["before"], gone["after"]) == ("Namespace ns", "", "")
-
-
-def test_only_created_configured_and_deleted_are_changes() -> None:
-    results = [
-        result(n, o) for n, o in [("a", "created"), ("b", "unchanged"), ("c", "deleted"), ("d", "absent")]
-    ]
-    assert [r["name"] for r in config_api.changed_results(results)] == ["a", "c"]
-    assert config_api.resource_entries([result("a", "created")]) == [
-        {"kind": "DestinationRule", "api_group": "networking.istio.io", "namespace": "default", "name": "a",
-         "result": "created"}
-    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
