@@ -27,7 +27,8 @@ PROJECTS := mesh_runtime $(patsubst %/pyproject.toml,%,$(wildcard samples/*/pypr
 PYTHON_SOURCES := $(PROJECTS:%=%/src) tests plugins playbooks roles bench .ci
 # ansible-test must run from a directory named ansible_collections/<namespace>/<name>.
 COLLECTION_COPY := build/ansible_collections/meshlab/mesh
-GATES := ruff mypy layering pytest conformance ansible-lint sanity molecule
+INTEGRATION_COPY := build/integration/ansible_collections/meshlab/mesh
+GATES := ruff mypy layering pytest conformance ansible-lint sanity integration molecule
 
 export MESHLAB_SHARED
 export PATH := $(BIN):$(PATH)
@@ -44,6 +45,7 @@ help:
 	@echo "make setup      apt packages, .venv, requirements.txt, mesh_runtime and samples (editable)"
 	@echo "make <gate>     one gate: $(GATES)"
 	@echo "make collection build the collection artifact into build/dist"
+	@echo "make integration the modules' ansible-test integration targets, each against a mesh of its own"
 	@echo "make clean      remove build/"
 
 setup: $(SETUP_STAMP)
@@ -99,6 +101,22 @@ sanity: collection
 	@# ignored): make the copy a repository of its own, with ansible-test's output ignored.
 	cd $(COLLECTION_COPY) && printf '/tests/output/\n' > .gitignore && git init -q && git add -A
 	cd $(COLLECTION_COPY) && $(BIN)/ansible-test sanity --venv --python 3.11 --color no
+
+# ansible-test's integration targets for the modules (tests/integration/targets), on a copy of the artifact
+# with the targets copied in (the artifact leaves tests/ out). Each target starts a small mesh of its own
+# with this checkout's mesh-lab (.venv/bin, named in integration_config.yml), under a temporary directory
+# on free loopback ports, and stops it; nothing touches /opt/meshlab, /var/lib/meshd or the usual ports.
+# --venv: ansible-test makes its own virtualenv for the controller and the managed host (localhost).
+integration: collection
+	$(BIN)/python .ci/seed_get_pip.py
+	rm -rf $(INTEGRATION_COPY)
+	mkdir -p $(INTEGRATION_COPY)/tests/integration
+	tar -xzf build/dist/meshlab-mesh-*.tar.gz -C $(INTEGRATION_COPY)
+	cp -R tests/integration/targets $(INTEGRATION_COPY)/tests/integration/targets
+	printf 'meshlab_integration_bin: %s\n' '$(BIN)' > $(INTEGRATION_COPY)/tests/integration/integration_config.yml
+	@# As for sanity: ansible-test finds the targets through the nearest repository's files.
+	cd $(INTEGRATION_COPY) && printf '/tests/output/\n' > .gitignore && git init -q && git add -A
+	cd $(INTEGRATION_COPY) && $(BIN)/ansible-test integration --venv --python 3.11 --color no
 
 # The rollout on this machine, end to end: site.yml twice (changed=0), the health checks' failure cases,
 # teardown; then the course walkthrough. They install and remove the mesh under /opt/meshlab, /etc/meshlab,
