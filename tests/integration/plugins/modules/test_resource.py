@@ -154,6 +154,8 @@ def test_a_whole_run_in_check_mode_changes_nothing(
 # -- on a running mesh: wait, apply, patched, template, delete by name, refusals (playbooks/resource_lab.yml)
 
 LAB_FAILURES = {
+    "A template and a definition",
+    "A template setting that does not exist",
     "A template rendered with other delimiters",
     "A missing template",
     "A wait condition on a Service",
@@ -242,6 +244,21 @@ def test_a_template_is_rendered_with_the_plays_variables(lab_run: PlaybookRun) -
     )
     # {{ }} left as it is is no YAML scalar: meshctl names the template and the line of the rendered text.
     assert "\ntemplate ratings-route.yaml.j2:7: invalid YAML" in other["msg"]
+
+
+def test_templates_in_a_list_make_one_input_and_bad_template_options_are_refused(
+    lab_run: PlaybookRun,
+) -> None:
+    both = lab_run.result("Two templates in one input")
+    assert [(r["name"], r["result"]) for r in both["resources"]] == [
+        ("ratings", "unchanged"),
+        ("reviews-from-template", "created"),
+    ]
+    assert both["result"]["results"][1]["result"]["spec"] == {"host": "reviews"}
+    conflict = lab_run.result("A template and a definition")["msg"]
+    assert conflict == "template: give one of definition, src and template, not template and definition"
+    unknown = lab_run.result("A template setting that does not exist")["msg"]
+    assert unknown.startswith("template: unknown settings colour; known: path, variable_start_string")
 
 
 def test_several_resources_return_results_and_kinds_without_status_only_need_to_exist(
