@@ -110,8 +110,27 @@ def resource_input(params, isfile=os.path.isfile, exists=os.path.exists):
     return ["-f", "-"], definition_text(params["definition"])
 
 
+def check_options(params):
+    """Options that contradict the state or each other; before anything runs."""
+    state = params["state"]
+    if state == "absent" and params.get("apply"):
+        raise MeshctlError(
+            "apply: merges the input into live objects (state=present); state=absent deletes them: drop "
+            "apply, or set state=present"
+        )
+    if state == "absent" and params.get("wait_condition"):
+        raise MeshctlError(
+            "wait_condition: state=absent waits until the resources are gone, not for a condition: drop "
+            "wait_condition (wait alone waits for the deletion)"
+        )
+    for option in ("wait_timeout", "wait_sleep"):
+        if (params.get(option) or 0) < 0:
+            raise MeshctlError(f"{option}: must be 0 or more seconds, not {params[option]}")
+
+
 def check_input(params):
     """The input the state needs, and nothing that contradicts it; before anything runs."""
+    check_options(params)
     given = [name for name in INPUTS if params.get(name) is not None]
     state = params["state"]
     if (params.get("kind") or params.get("name")) and given:

@@ -80,6 +80,7 @@ options:
         was there. A resource that does not exist is created as given.
       - V(false) replaces the stored resource with the input (fields left out are removed).
       - The merge happens in the module, between meshctl's read of the live object and its apply.
+      - Not with O(state=absent), which deletes (the task fails before anything runs).
     type: bool
     default: false
   src:
@@ -141,7 +142,8 @@ options:
         O(wait_condition.type=Reconciled) with O(wait_condition.status=True).
       - Only Istio's kinds have status conditions in meshd; a wait_condition on any other kind (Namespace,
         Service) fails the task before anything changes.
-      - Used only with O(wait=true).
+      - Used only with O(wait=true); not with O(state=absent), whose wait is for the resources to be gone
+        (the task fails before anything runs).
     type: dict
     suboptions:
       type:
@@ -162,12 +164,12 @@ options:
         type: str
   wait_timeout:
     description:
-      - How many seconds to wait.
+      - How many seconds to wait (0 or more).
     type: int
     default: 120
   wait_sleep:
     description:
-      - How many seconds to pause between reads of the resources while waiting.
+      - How many seconds to pause between reads of the resources while waiting (0 or more).
     type: int
     default: 1
 notes:

@@ -92,6 +92,16 @@ def test_resource_input_from_src_or_definition(tmp_path: Path) -> None:
         ({"state": "absent", "kind": "VirtualService"}, "name: required to delete a VirtualService by kind"),
         ({"state": "absent", "kind": "vs", "name": "r", "src": "/r.yaml"}, "do not combine them with src"),
         ({"kind": "vs", "name": "r", "definition": DR}, "do not combine them with definition"),
+        ({"state": "absent", "definition": DR, "apply": True}, "apply: merges the input into live objects"),
+        (
+            {"state": "absent", "definition": DR, "wait": True, "wait_condition": {"type": "Reconciled"}},
+            "wait_condition: state=absent waits until the resources are gone",
+        ),
+        (
+            {"definition": DR, "wait": True, "wait_timeout": -5},
+            "wait_timeout: must be 0 or more seconds, not -5",
+        ),
+        ({"definition": DR, "wait_sleep": -1}, "wait_sleep: must be 0 or more seconds"),
     ],
 )
 def test_the_input_a_state_needs_is_checked_first(given: dict[str, Any], complaint: str) -> None:
