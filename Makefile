@@ -27,8 +27,14 @@ PROJECTS := mesh_runtime $(patsubst %/pyproject.toml,%,$(wildcard samples/*/pypr
 PYTHON_SOURCES := $(PROJECTS:%=%/src) tests plugins playbooks roles bench .ci
 # ansible-test must run from a directory named ansible_collections/<namespace>/<name>.
 COLLECTION_COPY := build/ansible_collections/meshlab/mesh
+# The collection's version (galaxy.yml): the release make changelog writes the fragments into.
+COLLECTION_VERSION := $(shell sed -n 's/^version: *//p' $(ROOT)/galaxy.yml)
+CHANGELOG_RELEASE = $(BIN)/antsibull-changelog release --version $(COLLECTION_VERSION) --reload-plugins --refresh
+# The files git lists (tracked, or untracked and not ignored), copied as a tree into the directory $(1).
+copy_tree = mkdir -p $(1) && git ls-files -z --cached --others --exclude-standard \
+	| tar --null --files-from=- --ignore-failed-read -cf - | tar -xf - -C $(1)
 INTEGRATION_COPY := build/integration/ansible_collections/meshlab/mesh
-GATES := ruff mypy layering pytest conformance ansible-lint sanity integration molecule
+GATES := ruff mypy layering pytest conformance ansible-lint changelog-lint sanity integration molecule
 
 export MESHLAB_SHARED
 export PATH := $(BIN):$(PATH)
@@ -36,7 +42,7 @@ export LANG := C.UTF-8
 export LC_ALL := C.UTF-8
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup rollout drills test $(GATES) collection clean
+.PHONY: help setup rollout drills test $(GATES) collection changelog clean
 
 help:
 	@echo "make rollout    set up, then ansible-playbook -i $(INVENTORY) playbooks/site.yml"
@@ -46,6 +52,7 @@ help:
 	@echo "make <gate>     one gate: $(GATES)"
 	@echo "make collection build the collection artifact into build/dist"
 	@echo "make integration the modules' ansible-test integration targets, each against a mesh of its own"
+	@echo "make changelog  write changelogs/changelog.yaml and CHANGELOG.md from changelogs/fragments"
 	@echo "make clean      remove build/"
 
 setup: $(SETUP_STAMP)
@@ -91,6 +98,23 @@ ansible-lint: setup
 collection: setup
 	rm -rf build/dist
 	$(BIN)/ansible-galaxy collection build --output-path build/dist .
+
+# The changelog (antsibull-changelog, CONTRIBUTING.md): each change adds a fragment to changelogs/fragments;
+# make changelog merges them into changelogs/changelog.yaml under galaxy.yml's version and writes CHANGELOG.md.
+changelog: setup
+	$(CHANGELOG_RELEASE)
+
+# The fragments lint clean, and CHANGELOG.md and changelogs/changelog.yaml are what make changelog writes
+# (checked on a copy of the tree, so that nothing here changes).
+changelog-lint: setup
+	$(BIN)/antsibull-changelog lint
+	rm -rf build/changelog
+	$(call copy_tree,build/changelog)
+	@# antsibull-changelog reads the collection's files through git: the copy is a repository of its own.
+	cd build/changelog && git init -q && git add -A && $(CHANGELOG_RELEASE)
+	@for file in CHANGELOG.md changelogs/changelog.yaml; do \
+		diff -u $$file build/changelog/$$file || { echo "==> $$file is not what the fragments give: run make changelog" >&2; exit 1; }; \
+	done
 
 sanity: collection
 	$(BIN)/python .ci/seed_get_pip.py
