@@ -2,11 +2,13 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Build a wheelhouse on the controller: wheels of meshlab's Python projects and of everything they need.
 
-Usage: build_wheelhouse.py WHEELHOUSE apply|check PROJECT_DIR... [-- REQUIREMENT...]
+Usage: build_wheelhouse.py WHEELHOUSE apply|check PROJECT... [-- REQUIREMENT...]
 
-Each project is copied without its build leftovers (a stale build/ would put deleted modules back into the
-wheel) and built with `pip wheel --no-deps`, with SOURCE_DATE_EPOCH set so that its bytes depend on its
-sources only. A project's wheel in WHEELHOUSE is replaced only when the new one
+A PROJECT is a project directory or a wheel already built from one (an installed collection ships its
+projects as wheels). Each project directory is copied without its build leftovers (a stale build/ would put
+deleted modules back into the wheel) and built with `pip wheel --no-deps`, with SOURCE_DATE_EPOCH set so
+that its bytes depend on its sources only; a wheel is taken as it is. A project's wheel in WHEELHOUSE is
+replaced only when the new one
 has different contents (wheels carry timestamps, so bytes differ between identical builds). Then the
 dependencies of the projects and the extra REQUIREMENTs are resolved against the wheelhouse alone; only when
 something is missing is the package index asked, and only the missing wheels are added. With `check` nothing
@@ -61,9 +63,19 @@ def run_pip(arguments, what, env=None):
 
 
 def build_project(source, scratch):
-    """Build the project at `source`; return the new wheel's path."""
+    """Build the project at `source` (or take the wheel `source` is); return the new wheel's path."""
+    if source.endswith(".whl") and os.path.isfile(source):
+        if not zipfile.is_zipfile(source):
+            sys.exit(f"{source} is not a wheel (not a zip archive): build it again")
+        out = os.path.join(scratch, "projects", os.path.basename(source)[: -len(".whl")])
+        os.makedirs(out)
+        wheel = os.path.join(out, os.path.basename(source))
+        shutil.copyfile(source, wheel)
+        return wheel
+    if not os.path.exists(source):
+        sys.exit(f"{source} does not exist: a project is a directory with a pyproject.toml, or a wheel")
     if not os.path.isfile(os.path.join(source, "pyproject.toml")):
-        sys.exit(f"{source} is not a Python project (no pyproject.toml)")
+        sys.exit(f"{source} is not a Python project (no pyproject.toml) nor a wheel")
     copy = os.path.join(scratch, "source", os.path.basename(source.rstrip("/")))
     shutil.copytree(source, copy, ignore=shutil.ignore_patterns(*LEFTOVERS))
     out = os.path.join(scratch, "projects", os.path.basename(copy))
@@ -132,7 +144,7 @@ def parse_arguments(argv):
     projects = [os.path.abspath(p) for p in rest[:split]]
     requirements = rest[split + 1 :]
     if not projects:
-        sys.exit("build_wheelhouse.py: name at least one project directory")
+        sys.exit("build_wheelhouse.py: name at least one project (a directory or a wheel)")
     return wheelhouse, mode == "apply", projects, requirements
 
 

@@ -193,3 +193,47 @@ def test_a_bad_command_line_prints_the_usage(tmp_path: Path, arguments: list[str
     assert proc.returncode != 0
     assert "Usage: build_wheelhouse.py WHEELHOUSE apply|check" in proc.stderr
     assert not os.path.exists(tmp_path / "wheelhouse")
+
+
+def test_a_built_wheel_is_taken_as_it_is(tmp_path: Path, project: Path) -> None:
+    """An installed collection ships its projects as wheels: they go into the wheelhouse unchanged."""
+    shipped = build(tmp_path / "shipped", "apply", project)
+    wheel = tmp_path / "shipped" / shipped["projects"][PROJECT]["wheel"]
+    wheelhouse = tmp_path / "wheelhouse"
+
+    checked = build(wheelhouse, "check", wheel)
+    assert checked["changed"] is True
+    assert not wheelhouse.exists(), "check wrote to the wheelhouse"
+
+    first = build(wheelhouse, "apply", wheel)
+    second = build(wheelhouse, "apply", wheel)
+
+    assert first["changed"] is True
+    assert first["projects"] == shipped["projects"]
+    assert (wheelhouse / wheel.name).read_bytes() == wheel.read_bytes()
+    assert second["changed"] is False
+    assert second["wheels"] == [wheel.name]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "problem"),
+    [
+        ("missing", None, "does not exist"),
+        (f"{PROJECT}-0.1.0-py3-none-any.whl", b"not a zip", "is not a wheel"),
+    ],
+)
+def test_a_project_that_is_neither_directory_nor_wheel_is_refused_by_name(
+    tmp_path: Path, name: str, content: bytes | None, problem: str
+) -> None:
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    wheelhouse = tmp_path / "wheelhouse"
+
+    proc = run_script(wheelhouse, "apply", path)
+
+    assert proc.returncode != 0
+    assert f"{path} {problem}" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout == ""
+    assert not any(wheelhouse.glob("*.whl"))
