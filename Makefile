@@ -27,6 +27,10 @@ PROJECTS := mesh_runtime $(patsubst %/pyproject.toml,%,$(wildcard samples/*/pypr
 PYTHON_SOURCES := $(PROJECTS:%=%/src) tests plugins playbooks roles bench .ci
 # ansible-test must run from a directory named ansible_collections/<namespace>/<name>.
 COLLECTION_COPY := build/ansible_collections/meshlab/mesh
+# make collection stages the collection here, with the projects' wheels where the runtime role looks for them.
+COLLECTION_STAGE := build/collection
+COLLECTION_DIST := build/dist
+COLLECTION_WHEELS := $(COLLECTION_STAGE)/roles/runtime/files/wheels
 # The collection's version (galaxy.yml): the release make changelog writes the fragments into.
 COLLECTION_VERSION := $(shell sed -n 's/^version: *//p' $(ROOT)/galaxy.yml)
 CHANGELOG_RELEASE = $(BIN)/antsibull-changelog release --version $(COLLECTION_VERSION) --reload-plugins --refresh
@@ -95,9 +99,16 @@ conformance: setup
 ansible-lint: setup
 	$(BIN)/ansible-lint
 
+# The artifact, $(COLLECTION_DIST)/meshlab-mesh-<version>.tar.gz, from a staged copy of the collection (the files git
+# lists, tracked or not ignored; galaxy.yml's build_ignore applies) into which the runtime's and Bookinfo's
+# wheels are built (roles/runtime/files/wheels, reproducible bytes): installed anywhere, the runtime role
+# finds them there (docs/install.md). `ansible-galaxy collection build` of the checkout alone lacks them.
 collection: setup
-	rm -rf build/dist
-	$(BIN)/ansible-galaxy collection build --output-path build/dist .
+	rm -rf $(COLLECTION_DIST) $(COLLECTION_STAGE)
+	$(call copy_tree,$(COLLECTION_STAGE))
+	SOURCE_DATE_EPOCH=315532800 $(BIN)/python -m pip wheel -q --no-deps --wheel-dir $(COLLECTION_WHEELS) \
+		$(PROJECTS:%=$(COLLECTION_STAGE)/%)
+	$(BIN)/ansible-galaxy collection build --output-path $(COLLECTION_DIST) $(COLLECTION_STAGE)
 
 # The changelog (antsibull-changelog, CONTRIBUTING.md): each change adds a fragment to changelogs/fragments;
 # make changelog merges them into changelogs/changelog.yaml under galaxy.yml's version and writes CHANGELOG.md.
@@ -120,7 +131,7 @@ sanity: collection
 	$(BIN)/python .ci/seed_get_pip.py
 	rm -rf $(COLLECTION_COPY)
 	mkdir -p $(COLLECTION_COPY)
-	tar -xzf build/dist/meshlab-mesh-*.tar.gz -C $(COLLECTION_COPY)
+	tar -xzf $(COLLECTION_DIST)/meshlab-mesh-*.tar.gz -C $(COLLECTION_COPY)
 	@# ansible-test checks the files git lists in the nearest repository (tracked, and untracked unless
 	@# ignored): make the copy a repository of its own, with ansible-test's output ignored.
 	cd $(COLLECTION_COPY) && printf '/tests/output/\n' > .gitignore && git init -q && git add -A
@@ -135,7 +146,7 @@ integration: collection
 	$(BIN)/python .ci/seed_get_pip.py
 	rm -rf $(INTEGRATION_COPY)
 	mkdir -p $(INTEGRATION_COPY)/tests/integration
-	tar -xzf build/dist/meshlab-mesh-*.tar.gz -C $(INTEGRATION_COPY)
+	tar -xzf $(COLLECTION_DIST)/meshlab-mesh-*.tar.gz -C $(INTEGRATION_COPY)
 	cp -R tests/integration/targets $(INTEGRATION_COPY)/tests/integration/targets
 	printf 'meshlab_integration_bin: %s\n' '$(BIN)' > $(INTEGRATION_COPY)/tests/integration/integration_config.yml
 	@# As for sanity: ansible-test finds the targets through the nearest repository's files.
