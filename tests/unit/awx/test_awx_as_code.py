@@ -40,6 +40,8 @@ JOB_TEMPLATE_OPTIONS = {
     "credentials",
     "execution_environment",
     "become_enabled",
+    "extra_vars",
+    "ask_inventory_on_launch",
     "ask_job_type_on_launch",
     "ask_diff_mode_on_launch",
     "ask_limit_on_launch",
