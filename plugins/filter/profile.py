@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: profile
 author: meshlab maintainers
-version_added: 0.2.0
+version_added: 0.1.0
 short_description: What an install profile installs, as Istio's profiles mean it
 description:
   - Turns a profile name (C(meshlab_profile)) into the settings the roles follow. Every role reads this
