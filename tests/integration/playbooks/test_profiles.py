@@ -1,7 +1,7 @@
 """Install profiles (meshlab_profile, meshlab_addons; docs/profiles.md) rolled out for real on one
 isolated host (tests/integration/playbooks/mesh_host.py) with Istio's two gateways on free ports: bad input
-fails before anything changes; minimal runs no gateway or addon; each switch of profile on the running mesh changes what
-differs and leaves the rest running; a second run changes nothing.
+fails before anything changes; minimal runs no gateway or addon; each switch of profile on the running mesh
+changes what differs and leaves the rest running; a second run changes nothing.
 """
 
 from __future__ import annotations
