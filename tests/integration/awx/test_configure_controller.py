@@ -170,7 +170,12 @@ def test_the_site_surveys_namespace_is_labelled_for_injection(tmp_path: Path) ->
         ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
         ANSIBLE_NOCOLOR="1",
     )
-    command = [str(executable), "-i", "localhost,", "-c", "local", "-e", f"@{extravars}", str(probe)]
+    # The groups every inventory of the collection has (the roles find meshd through control_plane).
+    inventory = tmp_path / "inventory.ini"
+    inventory.write_text(
+        "localhost\n[control_plane]\nlocalhost\n[gateways]\nlocalhost\n[workers]\nlocalhost\n"
+    )
+    command = [str(executable), "-i", str(inventory), "-c", "local", "-e", f"@{extravars}", str(probe)]
     command += ["-e", json.dumps({"ansible_python_interpreter": sys.executable})]
     proc = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
     run = PlaybookRun(command, proc.returncode, proc.stdout, proc.stderr, json.loads(proc.stdout))
