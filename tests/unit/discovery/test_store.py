@@ -128,3 +128,21 @@ def test_a_file_that_is_not_a_database_is_named(tmp_path: Path) -> None:
     path.write_text("not a database at all, just text" * 100)
     with pytest.raises(StoreError, match=str(path)):
         ConfigStore(path)
+
+
+def test_replace_makes_the_store_exactly_what_it_is_given(tmp_path: Path) -> None:
+    store = ConfigStore(tmp_path / "mirror.db")
+    store.write([vs("a"), vs("b"), PutNamespace("default", labels={"istio-injection": "enabled"})])
+    revision = store.revision
+    changed = store.replace([vs("b"), vs("c", namespace="prod")], {"prod": {"istio.io/rev": "canary"}})
+    assert changed == {"VirtualService", "Namespace"}
+    assert [(o.namespace, o.name) for o in store.objects()] == [("default", "b"), ("prod", "c")]
+    assert {n.name: dict(n.labels) for n in store.namespaces()} == {"prod": {"istio.io/rev": "canary"}}
+    assert store.revision == revision + 1
+    # The same again changes nothing, and the revision stays.
+    assert store.replace([vs("b"), vs("c", namespace="prod")], {"prod": {"istio.io/rev": "canary"}}) == set()
+    assert store.revision == revision + 1
+    store.close()
+    reopened = ConfigStore(tmp_path / "mirror.db")
+    assert [(o.namespace, o.name) for o in reopened.objects()] == [("default", "b"), ("prod", "c")]
+    reopened.close()

@@ -62,6 +62,15 @@ def test_usage_errors(tmp_path: Path) -> None:
     ):
         code, _, err = meshd("serve", f"{flag}={value}")
         assert code == 64 and f"{flag}: invalid duration '{value}': use e.g. 30s, 2m or 500ms" in err, err
+    code, _, err = meshd("serve", "--data-dir", str(tmp_path / "unused"), "--revision", "canary")
+    assert code == 64 and "--revision canary: a revision other than default is a second control plane" in err
+    code, _, err = meshd("serve", "--data-dir", str(tmp_path / "unused"), "--follow", "127.0.0.1:15080")
+    assert code == 64 and "--follow needs a --revision of its own" in err
+    code, _, err = meshd("serve", "--revision", "Canary!")
+    assert code == 64 and "invalid revision 'Canary!'" in err
+    code, _, err = meshd("serve", "--follow", "primary")
+    assert code == 64 and "invalid address 'primary'" in err
+    assert not (tmp_path / "unused").exists(), "a refused serve created its data directory"
     code, _, err = meshd("init", "--data-dir", str(root), "--trust-domain", "other.domain")
     assert code == 1 and err.startswith("meshd: error: ") and "belongs to trust domain 'cluster.local'" in err
     assert "Traceback" not in err

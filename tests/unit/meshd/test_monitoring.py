@@ -37,7 +37,7 @@ def test_monitoring_endpoints(loop: asyncio.AbstractEventLoop, state: MeshState)
     version = json.loads(get(loop, handler, "/version").body)
     assert version["meshVersion"][0]["Info"]["version"] == __version__
     assert version["dataPlaneVersion"] == [
-        {"ID": "productpage-v1.default", "IstioVersion": "0.1.0", "Type": "sidecar"}
+        {"ID": "productpage-v1.default", "IstioVersion": "0.1.0", "Type": "sidecar", "Revision": "default"}
     ]
     metrics = get(loop, handler, "/metrics")
     assert metrics.content_type == PROMETHEUS_CONTENT_TYPE

@@ -14,10 +14,17 @@ from .tables import render
 HEADERS = ("NAME", "CLUSTER", "CDS", "LDS", "EDS", "RDS", "ECDS", "ISTIOD", "VERSION")
 #: meshlab runs one mesh per meshd: its proxies are all in this cluster.
 CLUSTER = "meshlab"
+DEFAULT_REVISION = "default"
 EPILOG = """\
+ISTIOD: the control plane serving the proxy, meshd-<revision> when it is another revision's (a canary).
 SYNCED: the proxy acknowledged the last config sent; STALE: it has not (yet), or rejected it (see -o json
 for the error); NOT SENT: nothing was sent. CDS, LDS and RDS follow full pushes; EDS endpoint pushes too.
 """
+
+
+def control_plane_name(revision: str, host: str) -> str:
+    """The ISTIOD column: which revision's meshd serves the proxy (istiod-canary-… in Istio)."""
+    return f"meshd@{host}" if revision == DEFAULT_REVISION else f"meshd-{revision}@{host}"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -48,7 +55,6 @@ def run(args: argparse.Namespace, stdin: IO[str], stdout: IO[str], stderr: IO[st
     if output == "json":
         stdout.write(json.dumps(rows, indent=2) + "\n")
         return 0
-    istiod = f"meshd@{client.host}"
     table = [
         [
             r["id"],
@@ -58,7 +64,7 @@ def run(args: argparse.Namespace, stdin: IO[str], stdout: IO[str], stderr: IO[st
             r["eds"],
             r["rds"],
             "NOT SENT",
-            istiod,
+            control_plane_name(r.get("revision", DEFAULT_REVISION), client.host),
             r["proxy_version"] or "unknown",
         ]
         for r in rows

@@ -21,7 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "version",
         help="Print the client, control plane and data plane versions",
         description="Print the version of meshctl and, when a control plane answers, of meshd and proxies.",
-        epilog="examples:\n  meshctl version\n  meshctl version -o json\n  meshctl version --remote=false",
+        epilog="examples:\n  meshctl version\n  meshctl version -o json\n  meshctl version --remote=false\n"
+        "  meshctl version -r canary",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_boolean(parser, "-s", "--short", default=True, help="print versions only (default true)")
@@ -29,6 +30,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "-o", "--output", default="", help="output format: json or yaml (default: lines of text)"
     )
     add_boolean(parser, "--remote", default=True, help="ask the control plane too (default true)")
+    parser.add_argument(
+        "-r",
+        "--revision",
+        default="",
+        help="only the control plane of this revision and its proxies (default: every revision)",
+    )
     parser.add_argument(
         "--control-plane",
         default=None,
@@ -59,9 +66,7 @@ def run(args: argparse.Namespace, stdin: IO[str], stdout: IO[str], stderr: IO[st
         except ControlPlaneUnavailable as exc:
             stderr.write(f"control plane is not present: {exc}\n")
         else:
-            report["meshVersion"] = server.get("meshVersion", [])
-            if server.get("dataPlaneVersion") is not None:
-                report["dataPlaneVersion"] = server["dataPlaneVersion"]
+            report.update(_of_revision(server, args.revision))
     if output == "json":
         stdout.write(json.dumps(report, indent=2) + "\n")
     elif output == "yaml":
@@ -71,16 +76,34 @@ def run(args: argparse.Namespace, stdin: IO[str], stdout: IO[str], stderr: IO[st
     return 0
 
 
+def _of_revision(server: dict[str, Any], revision: str) -> dict[str, Any]:
+    """meshVersion and dataPlaneVersion as meshd gave them, or only `revision`'s."""
+    mesh = server.get("meshVersion", [])
+    proxies = server.get("dataPlaneVersion")
+    if revision:
+        known = sorted({m.get("Revision", "default") for m in mesh})
+        mesh = [m for m in mesh if m.get("Revision", "default") == revision]
+        if not mesh:
+            raise CommandError(
+                f"no control plane of revision {revision!r} runs; the revisions are: {', '.join(known)}"
+            )
+        if proxies is not None:
+            proxies = [p for p in proxies if p.get("Revision", "default") == revision]
+    return {"meshVersion": mesh} | ({"dataPlaneVersion": proxies} if proxies is not None else {})
+
+
 def _text(report: dict[str, Any], short: bool) -> str:
     client = report["clientVersion"]
     lines = [f"client version: {client['version'] if short else client}"]
     mesh = report.get("meshVersion")
     if mesh is not None:
-        versions = {m["Info"]["version"] for m in mesh}
-        if len(versions) == 1:
-            lines.append(f"control plane version: {versions.pop()}")
+        if len(mesh) == 1:
+            lines.append(f"control plane version: {mesh[0]['Info']['version']}")
         else:
-            lines += [f"{m['Component']} version: {m['Info']['version']}" for m in mesh]
+            lines += [
+                f"control plane version: {m['Info']['version']} (revision {m.get('Revision', 'default')})"
+                for m in mesh
+            ]
     proxies = report.get("dataPlaneVersion")
     if proxies is not None:
         counts = Counter(p["IstioVersion"] for p in proxies)

@@ -224,6 +224,38 @@ class ConfigStore:
             self._objects, self._namespaces, self._revision = objects, namespaces, revision
             return doomed
 
+    def replace(self, objects: Sequence[PutObject], namespaces: Mapping[str, Mapping[str, str]]) -> set[str]:
+        """Make the store hold exactly `objects` and `namespaces` (name: labels), in one transaction, as a
+        follower mirrors its primary's store; the kinds that changed ("Namespace" for namespaces)."""
+        with self._lock:
+            revision = self._revision + 1
+            now = _now()
+            objects_after: dict[tuple[str, str, str], StoredObject] = {}
+            changed_objects: list[StoredObject] = []
+            for item in objects:
+                _, stored = _put_object(self._objects, item, revision, now)
+                key = (item.kind, item.namespace, item.name)
+                if stored is not None:
+                    changed_objects.append(stored)
+                objects_after[key] = stored or self._objects[key]
+            namespaces_after: dict[str, NamespaceRecord] = {}
+            changed_namespaces: list[NamespaceRecord] = []
+            for name, labels in namespaces.items():
+                _, record = _put_namespace(self._namespaces, PutNamespace(name, labels=labels), revision, now)
+                if record is not None:
+                    changed_namespaces.append(record)
+                namespaces_after[name] = record or self._namespaces[name]
+            gone = [key for key in self._objects if key not in objects_after]
+            gone_namespaces = [name for name in self._namespaces if name not in namespaces_after]
+            changed = {o.kind for o in changed_objects} | {key[0] for key in gone}
+            if changed_namespaces or gone_namespaces:
+                changed.add("Namespace")
+            if not changed:
+                return changed
+            self._commit(revision, changed_objects, changed_namespaces, gone, gone_namespaces)
+            self._objects, self._namespaces, self._revision = objects_after, namespaces_after, revision
+            return changed
+
     def close(self) -> None:
         with self._lock:
             self._db.close()

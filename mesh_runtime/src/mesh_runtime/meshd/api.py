@@ -6,6 +6,11 @@
     DELETE /v1/resources/<Kind>/<ns>/<name>
     GET    /v1/namespaces  |  GET, PATCH, DELETE /v1/namespaces/<name>
     GET    /v1/registry    |  GET /v1/proxies  |  GET /v1/proxies/<id>/config
+    /v1/watch, /v1/export, /v1/workloads, /v1/revisions[/<rev>]: other revisions' control planes
+                                               (revisions.py)
+
+A follower (another revision's meshd, mirroring the primary) refuses writes with 405 and names the primary.
+`/v1/proxies` lists the proxies of every revision, each with its `revision`.
 
 Errors are `{"error": "..."}` (apply's are `{"errors": [{source, line, resource, path, message}]}`), with
 Kubernetes' statuses: 401 bad token, 404 not found, 409 label conflict, 422 invalid.
@@ -38,13 +43,21 @@ from ..resources import kinds as k
 from ..validation.formats import label_key, label_value
 from ..xds import encode
 from .http import Request, Response, error_response, json_response
+from .revisions import DEFAULT_REVISION, RevisionApi, Revisions
 from .state import MeshState
+
+_WRITES = {("POST", "apply"), ("DELETE", "resources"), ("DELETE", "namespaces"), ("PATCH", "namespaces")}
 
 
 class ConfigApiHandler:
-    def __init__(self, state: MeshState, admin_token: str) -> None:
+    def __init__(
+        self, state: MeshState, admin_token: str, revisions: RevisionApi | None = None, follows: str = ""
+    ) -> None:
         self.state = state
         self._token = admin_token
+        self.revisions = revisions or RevisionApi(state, Revisions(state, DEFAULT_REVISION, lambda: ""))
+        #: A follower: the URL of the primary whose config it mirrors (and where writes go).
+        self.follows = follows
 
     async def __call__(self, request: Request) -> Response:
         token = request.bearer_token()
@@ -60,6 +73,15 @@ class ConfigApiHandler:
 
     async def _route(self, request: Request, parts: list[str]) -> Response:
         method = request.method
+        if self.follows and (method, parts[0] if parts else "") in _WRITES:
+            return error_response(
+                405,
+                f"this meshd is revision {self.revisions.revisions.revision!r} and mirrors its config from "
+                f"{self.follows}: write there (meshctl --control-plane <its address>)",
+            )
+        answer = await self.revisions.route(request, parts)
+        if answer is not None:
+            return answer
         match parts:
             case ["apply"] if method == "POST":
                 return await self.apply(request)
@@ -76,7 +98,7 @@ class ConfigApiHandler:
             case ["registry"] if method == "GET":
                 return json_response(200, self.registry())
             case ["proxies"] if method == "GET":
-                return json_response(200, {"items": self.state.push.rows()})
+                return json_response(200, {"items": self.revisions.revisions.proxy_rows()})
             case ["proxies", proxy_id, "config"] if method == "GET":
                 return self.proxy_config(proxy_id)
         return error_response(404, f"no such endpoint: {method} {request.path}")

@@ -10,6 +10,8 @@
   bootstrap-tokens.json  bootstrap tokens for workloads (hashes only, 0600)
   serving/               meshd's serving certificate and key
   workloads.json         the proxies' workloads as last known, restored on start (0600, rewritten by meshd)
+  revisions/<rev>/       a follower's (meshd serve --revision <rev> --follow ...) own store.db and
+                         workloads.json; everything else it shares with the primary
 ```
 
 `initialize` creates what is missing and leaves the rest alone, so running it again changes nothing.
@@ -36,6 +38,7 @@ ADMIN_TOKEN_FILE = "admin-token"
 BOOTSTRAP_TOKENS_FILE = "bootstrap-tokens.json"
 SERVING_DIRECTORY = "serving"
 WORKLOADS_FILE = "workloads.json"
+REVISIONS_DIRECTORY = "revisions"
 DEFAULT_DATA_DIR = "/var/lib/meshd"
 
 
@@ -78,6 +81,23 @@ class DataDir:
     @property
     def workloads(self) -> Path:
         return self.root / WORKLOADS_FILE
+
+    def revision_store(self, revision: str) -> Path:
+        """A follower's mirror of the primary's store (its directory is created)."""
+        return self._revision_dir(revision) / STORE_FILE
+
+    def revision_workloads(self, revision: str) -> Path:
+        return self._revision_dir(revision) / WORKLOADS_FILE
+
+    def _revision_dir(self, revision: str) -> Path:
+        directory = self.root / REVISIONS_DIRECTORY / revision
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DataDirError(
+                f"{directory}: cannot create the revision's directory: {exc.strerror}"
+            ) from exc
+        return directory
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from ..xds.heartbeat import DEFAULT_INTERVAL as DEFAULT_HEARTBEAT_INTERVAL
 from . import token_commands
 from .datadir import DEFAULT_DATA_DIR, DataDirError, Initialized, initialize
 from .proxies import GRACE_PERIOD
+from .revisions import DEFAULT_REVISION, revision_problem
 from .server import API_PORT, DISCOVERY_PORT, MONITORING_PORT, ListenError, Meshd, ServeOptions
 from .serving import serving_names
 
@@ -79,6 +80,21 @@ def build_parser() -> ArgumentParser:
         help="how often meshd pings each proxy on its discovery stream; a stream silent for three intervals "
         "is closed as dead and its workload marked unhealthy at once (default 5s)",
     )
+    serve.add_argument(
+        "--revision",
+        type=_revision,
+        default=DEFAULT_REVISION,
+        help="this control plane's revision, the value of istio.io/rev that selects it (default: default)",
+    )
+    serve.add_argument(
+        "--follow",
+        type=_api_address,
+        default=None,
+        metavar="HOST:PORT",
+        help="run as a second control plane beside the meshd whose config API is at HOST:PORT (Istio's "
+        "canary): mirror its config and workloads, serve the proxies of --revision; needs the same data "
+        "directory (its CA and tokens; the mirror is kept in <data dir>/revisions/<revision>)",
+    )
     serve.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     serve.set_defaults(handler=run_serve)
 
@@ -117,6 +133,23 @@ def _port(text: str) -> int:
     if not text.isdigit() or int(text) > 65535:
         raise argparse.ArgumentTypeError(f"invalid port {text!r}: use 0 (any free port) to 65535")
     return int(text)
+
+
+def _revision(text: str) -> str:
+    problem = revision_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
+def _api_address(text: str) -> tuple[str, int]:
+    host, colon, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not colon or not host or not port.isdigit() or not 0 < int(port) <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"invalid address {text!r}: use the primary meshd's config API as HOST:PORT, e.g. 127.0.0.1:15080"
+        )
+    return host, int(port)
 
 
 def _percentage(text: str) -> float:
@@ -174,6 +207,17 @@ def run_serve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int
         stream=stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if args.follow is None and args.revision != DEFAULT_REVISION:
+        raise CommandError(
+            f"--revision {args.revision}: a revision other than {DEFAULT_REVISION} is a second control "
+            "plane; give --follow with the first meshd's config API (HOST:PORT)",
+            EXIT_USAGE,
+        )
+    if args.follow is not None and args.revision == DEFAULT_REVISION:
+        raise CommandError(
+            f"--follow needs a --revision of its own (not {DEFAULT_REVISION}), e.g. --revision canary",
+            EXIT_USAGE,
+        )
     init = _initialize(args, args.listen_address)
     options = ServeOptions(
         listen_address=args.listen_address,
@@ -184,6 +228,8 @@ def run_serve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int
         trace_sampling=args.trace_sampling,
         heartbeat_interval=args.heartbeat_interval,
         workload_grace_period=args.workload_grace_period,
+        revision=args.revision,
+        follow=args.follow,
     )
     uvloop.run(Meshd(init, options).run())
     return 0

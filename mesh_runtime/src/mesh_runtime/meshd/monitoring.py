@@ -5,18 +5,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .. import __version__
 from ..ca import CAMetrics
 from ..xds import Node
 from .http import Request, Response, error_response, json_response, text_response
+from .revisions import DEFAULT_REVISION, Revisions
 from .state import MeshState
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class MonitoringHandler:
-    def __init__(self, state: MeshState, ca_metrics: CAMetrics, self_target: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        state: MeshState,
+        ca_metrics: CAMetrics,
+        self_target: Callable[[], str],
+        revisions: Revisions | None = None,
+    ) -> None:
         self.state = state
+        self.revisions = revisions or Revisions(state, DEFAULT_REVISION, lambda: "")
         self.ca_metrics = ca_metrics
         self._self_target = self_target
         self.ready = False
@@ -37,11 +44,20 @@ class MonitoringHandler:
         return error_response(404, f"no such endpoint: {path}")
 
     def version(self) -> dict[str, Any]:
+        """istiod's /version: each revision's control plane (this one and its followers), every proxy."""
         return {
-            "meshVersion": [{"Component": "meshd", "Revision": "default", "Info": {"version": __version__}}],
+            "meshVersion": [
+                {"Component": "meshd", "Revision": e["revision"], "Info": {"version": e["version"]}}
+                for e in self.revisions.entries()
+            ],
             "dataPlaneVersion": [
-                {"ID": c.node.id, "IstioVersion": c.node.proxy_version or "unknown", "Type": c.node.type}
-                for c in sorted(self.state.push.connections.values(), key=lambda c: c.node.id)
+                {
+                    "ID": row["id"],
+                    "IstioVersion": row.get("proxy_version") or "unknown",
+                    "Type": row.get("type", ""),
+                    "Revision": row["revision"],
+                }
+                for row in self.revisions.proxy_rows()
             ],
         }
 

@@ -50,7 +50,7 @@ class ProxyWorkloads:
         self._closing = False
         self.file: WorkloadFile | None = None
         if path is not None and run_in_writer is not None:
-            self.file = WorkloadFile(path, self._saved, run_in_writer)
+            self.file = WorkloadFile(path, self.saved, run_in_writer)
 
     # -- a proxy's stream -----------------------------------------------------------------------------------
 
@@ -130,7 +130,8 @@ class ProxyWorkloads:
         if self.file is not None:
             self.file.changed()
 
-    def _saved(self) -> list[SavedWorkload]:
+    def saved(self) -> list[SavedWorkload]:
+        """Each workload as the file keeps it (and as another control plane is told of it)."""
         return [SavedWorkload(self._nodes[i], w.healthy) for i, w in self.workloads.items()]
 
     # -- timers ---------------------------------------------------------------------------------------------

@@ -16,15 +16,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..ca import BootstrapTokens
+from ..configapi.client import ApiClient
 from ..discovery.snapshot import MeshSettings
 from ..discovery.store import ConfigStore
 from ..xds.heartbeat import DEFAULT_INTERVAL as DEFAULT_HEARTBEAT_INTERVAL
 from .api import ConfigApiHandler
 from .control import ControlPlaneHandler
 from .datadir import Initialized
+from .follower import Follower
 from .http import Handler, HttpProtocol
 from .monitoring import MonitoringHandler
 from .proxies import GRACE_PERIOD
+from .revisions import DEFAULT_REVISION, RevisionApi, Revisions
 from .state import MeshState
 
 log = logging.getLogger("meshd")
@@ -49,6 +52,10 @@ class ServeOptions:
     heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL
     #: Seconds a workload whose proxy went away stays registered (unhealthy) before it is removed.
     workload_grace_period: float = GRACE_PERIOD
+    #: This control plane's revision (Istio's istio.io/rev); a follower's is not the primary's.
+    revision: str = DEFAULT_REVISION
+    #: A follower: the primary's config API (host, port), whose config and workloads it mirrors.
+    follow: tuple[str, int] | None = None
 
 
 class ListenError(Exception):
@@ -66,7 +73,10 @@ class Meshd:
         """Serve until `stop` is set (SIGTERM or SIGINT set it), then shut down cleanly."""
         init, options = self.init, self.options
         loop = asyncio.get_running_loop()
-        store = ConfigStore(init.data_dir.store)
+        following = options.follow is not None
+        store = ConfigStore(
+            init.data_dir.revision_store(options.revision) if following else init.data_dir.store
+        )
         state = MeshState(
             store,
             MeshSettings(
@@ -77,18 +87,32 @@ class Meshd:
             debounce_after=options.debounce_after,
             debounce_max=options.debounce_max,
             grace_period=options.workload_grace_period,
-            workloads_file=init.data_dir.workloads,
+            workloads_file=(
+                init.data_dir.revision_workloads(options.revision) if following else init.data_dir.workloads
+            ),
+            mirrored=following,
         )
         state.restore_workloads()
+        revisions = Revisions(
+            state,
+            options.revision,
+            lambda: self.addresses.get("discovery", ""),
+            options.workload_grace_period,
+        )
         tokens = BootstrapTokens(init.data_dir.bootstrap_tokens, init.trust_domain)
         control = ControlPlaneHandler(
             state, init.ca, tokens, init.trust_domain, heartbeat_interval=options.heartbeat_interval
         )
-        api = ConfigApiHandler(state, init.admin_token)
-        monitoring = MonitoringHandler(state, init.ca.metrics, lambda: self.addresses.get("monitoring", ""))
+        api = ConfigApiHandler(
+            state, init.admin_token, RevisionApi(state, revisions), follows=self._primary_url()
+        )
+        monitoring = MonitoringHandler(
+            state, init.ca.metrics, lambda: self.addresses.get("monitoring", ""), revisions
+        )
         connections: set[asyncio.Transport] = set()
         servers: list[asyncio.Server] = []
         push_task = loop.create_task(state.push.run())
+        follow_task: asyncio.Task[None] | None = None
         try:
             for name, port, handler, context in (
                 ("discovery", options.discovery_port, control, self._tls_context(client_certs=True)),
@@ -99,14 +123,26 @@ class Meshd:
                 servers.append(server)
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(signum, self.stop.set)
+            if options.follow is not None:
+                follower = Follower(
+                    state,
+                    ApiClient(*options.follow, init.admin_token, self._client_context()),
+                    options.revision,
+                    lambda: self.addresses.get("discovery", ""),
+                    report_interval=options.heartbeat_interval,
+                )
+                follow_task = loop.create_task(follower.run())
             monitoring.ready = True
             log.info(
-                "meshd ready: discovery %s, config API %s, monitoring %s, trust domain %s, data %s",
+                "meshd ready: discovery %s, config API %s, monitoring %s, trust domain %s, data %s, "
+                "revision %s%s",
                 self.addresses["discovery"],
                 self.addresses["config API"],
                 self.addresses["monitoring"],
                 init.trust_domain,
                 init.data_dir.root,
+                options.revision,
+                f" following {self._primary_url()}" if following else "",
             )
             await self.stop.wait()
             log.info("meshd shutting down")
@@ -119,9 +155,12 @@ class Meshd:
                 connection.close("meshd is shutting down")
             for transport in list(connections):
                 transport.close()
-            push_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await push_task
+            for task in (push_task, follow_task):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            revisions.close()
             await asyncio.sleep(0)  # let the closing transports run their callbacks
             await state.close()
             control.close()
@@ -156,6 +195,16 @@ class Meshd:
         shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
         self.addresses[name] = f"{shown}:{bound[1]}"
         return server
+
+    def _primary_url(self) -> str:
+        if self.options.follow is None:
+            return ""
+        host, port = self.options.follow
+        return f"https://{f'[{host}]' if ':' in host else host}:{port}"
+
+    def _client_context(self) -> ssl.SSLContext:
+        """A follower's, to call the primary: the primary's serving certificate is of the same CA."""
+        return ssl.create_default_context(cadata=self.init.ca.trust_bundle())
 
     def _tls_context(self, client_certs: bool) -> ssl.SSLContext:
         """Built once: meshd's serving certificate; on 15012, client certificates of the mesh's CA."""

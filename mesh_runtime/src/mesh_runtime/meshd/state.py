@@ -1,5 +1,6 @@
-"""The mesh as meshd holds it: the config store, the workloads of the proxies (`proxies.py`), snapshots of
-both, and the push server that follows every change.
+"""The mesh as meshd holds it: the config store, the workloads of the proxies (`proxies.py`) and those other
+revisions' control planes report (`remote_workloads`), snapshots of them, and the push server that follows
+every change. `wait_for_change` lets a watcher (a follower's long poll, `revisions.py`) wait for the next one.
 
 Writes go to SQLite on one worker thread (they are serialised and never block the event loop); everything
 else happens on the event loop. A snapshot is built at most once per (store revision, registry version).
@@ -16,12 +17,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..discovery.push import ProxyConnection, PushServer
-from ..discovery.registry import Workload
+from ..discovery.registry import Workload, workload_from_node
 from ..discovery.snapshot import CONFIG_KINDS, MeshSettings, Snapshot, build_snapshot
-from ..discovery.store import ConfigStore, PutNamespace, StoredObject, Write, WriteResult
+from ..discovery.store import ConfigStore, PutNamespace, PutObject, StoredObject, Write, WriteResult
 from ..resources import kinds as k
 from ..xds import Node
 from .proxies import GRACE_PERIOD, RECONNECT_WINDOW, ProxyWorkloads
+from .workloads import SavedWorkload
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -38,10 +40,18 @@ class MeshState:
         grace_period: float = GRACE_PERIOD,
         reconnect_window: float = RECONNECT_WINDOW,
         workloads_file: Path | None = None,
+        mirrored: bool = False,
     ) -> None:
         self.store = store
         self.settings = settings
+        #: The store is a mirror of another meshd's (a follower's): only `mirror` writes to it.
+        self.mirrored = mirrored
         self.registry_version = 0
+        #: Moves on when this meshd's own proxies' workloads change (what a follower reports).
+        self.local_version = 0
+        #: The workloads other control planes serve, by source (a revision's name, or "primary").
+        self.remote_workloads: dict[str, tuple[SavedWorkload, ...]] = {}
+        self._change = asyncio.Event()
         self._snapshot: Snapshot | None = None
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="meshd-store")
         self.proxies = ProxyWorkloads(
@@ -71,7 +81,7 @@ class MeshState:
         snapshot = build_snapshot(
             self.store.objects(),
             self.store.namespaces(),
-            list(self.proxy_workloads.values()),
+            self.all_workloads(),
             revision=self.store.revision,
             registry_version=self.registry_version,
             settings=self.settings,
@@ -81,6 +91,48 @@ class MeshState:
         metrics.services.set(len(snapshot.services))
         metrics.virtual_services.set(len(snapshot.of_kind(k.VIRTUAL_SERVICE)))
         return snapshot
+
+    def all_workloads(self) -> list[Workload]:
+        """This meshd's proxies' workloads, then the other control planes' (a proxy of its own wins)."""
+        workloads = dict(self.proxy_workloads)
+        for source in sorted(self.remote_workloads):
+            for entry in self.remote_workloads[source]:
+                if entry.node.id not in workloads:
+                    workloads[entry.node.id] = workload_from_node(entry.node, healthy=entry.healthy)
+        return list(workloads.values())
+
+    def exported_workloads(self, exclude: str = "") -> list[SavedWorkload]:
+        """The workloads another control plane is told of: this meshd's and those of every source but
+        `exclude` (the asker's own)."""
+        entries = self.proxies.saved()
+        for source in sorted(self.remote_workloads):
+            if source != exclude:
+                entries.extend(self.remote_workloads[source])
+        return entries
+
+    def set_remote_workloads(self, source: str, entries: Sequence[SavedWorkload]) -> None:
+        """The workloads `source` serves are now `entries` (none: it is gone); pushed as endpoints."""
+        new = tuple(sorted(entries, key=lambda e: e.node.id))
+        if self.remote_workloads.get(source, ()) == new:
+            return
+        if new:
+            self.remote_workloads[source] = new
+        else:
+            self.remote_workloads.pop(source, None)
+        self.registry_version += 1
+        self.push.notify(False, "endpoint")
+        self._wake()
+
+    # -- watching -------------------------------------------------------------------------------------------
+
+    async def wait_for_change(self, timeout: float) -> None:
+        """Until the store or the registry next changes, or `timeout` seconds."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._change.wait(), timeout)
+
+    def _wake(self) -> None:
+        self._change.set()
+        self._change = asyncio.Event()
 
     # -- config writes --------------------------------------------------------------------------------------
 
@@ -103,6 +155,14 @@ class MeshState:
             self._changed({kind}, before)
         return deleted
 
+    async def mirror(self, objects: Sequence[PutObject], namespaces: dict[str, dict[str, str]]) -> set[str]:
+        """Make the store what the primary's is (a follower); the kinds that changed."""
+        before = self.store.revision
+        changed = await self.run_in_writer(lambda: self.store.replace(objects, namespaces))
+        if changed:
+            self._changed(changed, before)
+        return changed
+
     async def delete_namespace(self, name: str) -> list[StoredObject] | None:
         before = self.store.revision
         doomed = await self.run_in_writer(lambda: self.store.delete_namespace(name))
@@ -113,6 +173,7 @@ class MeshState:
     def _changed(self, kinds: set[str], before: int) -> None:
         """Config kinds and Services change clusters and routes; WorkloadEntries only endpoints; Namespace
         labels nothing a proxy sees. `before` is the store's revision before the write."""
+        self._wake()
         if kinds & ({*CONFIG_KINDS, k.SERVICE.kind}):
             self.push.notify(True, "config", since=before)
         elif k.WORKLOAD_ENTRY.kind in kinds:
@@ -127,7 +188,7 @@ class MeshState:
         self.proxies.connected(node)
         connection = self.push.connect(node, send, close)
         self.push.push_initial(connection)
-        if self.store.namespace(node.namespace) is None:
+        if self.store.namespace(node.namespace) is None and not self.mirrored:
             self._in_background(self.write([PutNamespace(node.namespace, ensure_only=True)]))
         return connection
 
@@ -142,7 +203,9 @@ class MeshState:
 
     def _registry_changed(self) -> None:
         self.registry_version += 1
+        self.local_version += 1
         self.push.notify(False, "endpoint")
+        self._wake()
 
     def _in_background(self, work: Any) -> None:
         task = asyncio.get_running_loop().create_task(work)

@@ -34,11 +34,26 @@ class SavedWorkload:
 
 
 def dump_workloads(entries: Iterable[SavedWorkload]) -> bytes:
-    body = {
-        "format": FILE_FORMAT,
-        "workloads": [{"node": encode(e.node), "healthy": e.healthy} for e in entries],
-    }
+    body = {"format": FILE_FORMAT, "workloads": workloads_json(entries)}
     return json.dumps(body, separators=(",", ":")).encode() + b"\n"
+
+
+def workloads_json(entries: Iterable[SavedWorkload]) -> list[dict[str, Any]]:
+    """The entries as the file and the config API carry them: `{"node": ..., "healthy": bool}`."""
+    return [{"node": encode(e.node), "healthy": e.healthy} for e in entries]
+
+
+def workloads_from_json(items: Any) -> list[SavedWorkload] | str:
+    """The entries `workloads_json` gave, or what is wrong with them."""
+    if not isinstance(items, list):
+        return "workloads must be a list"
+    entries = []
+    for index, item in enumerate(items):
+        entry = _entry(item)
+        if isinstance(entry, str):
+            return f"workloads[{index}]: {entry}"
+        entries.append(entry)
+    return entries
 
 
 def load_workloads(path: Path) -> list[SavedWorkload]:
