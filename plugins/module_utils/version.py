@@ -72,7 +72,11 @@ def describe_versions(summary):
     """Every version in a summary, on one line."""
     parts = [f"meshctl {summary['client_version']}"]
     for component in summary["control_plane_versions"]:
-        parts.append(f"{component['component'] or 'control plane'} {component['version']}")
+        revision = component["revision"]
+        name = (component["component"] or "control plane") + (
+            f" (revision {revision})" if revision and revision != "default" else ""
+        )
+        parts.append(f"{name} {component['version']}")
     for proxies in summary["data_plane_versions"]:
         noun = "proxy" if proxies["count"] == 1 else "proxies"
         parts.append(f"{proxies['count']} {noun} at {proxies['version']}")

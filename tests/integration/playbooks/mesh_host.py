@@ -40,6 +40,9 @@ PORT_NAMES = (
     "egress_admin",
     "egress_stats",
     "prometheus",
+    "revision_discovery",
+    "revision_api",
+    "revision_monitoring",
 )
 
 
@@ -96,6 +99,9 @@ def mesh_variables(host: Host, bookinfo_base: int) -> dict[str, Any]:
                 "stats_port": ports["egress_stats"],
             },
         ],
+        "control_plane_revision_discovery_port": ports["revision_discovery"],
+        "control_plane_revision_api_port": ports["revision_api"],
+        "control_plane_revision_monitoring_port": ports["revision_monitoring"],
         "bookinfo_port_base": bookinfo_base,
         "addons_prometheus_listen_address": "127.0.0.1",
         "addons_prometheus_port": ports["prometheus"],

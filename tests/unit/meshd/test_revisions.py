@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from mesh_runtime.ca import CAMetrics
 from mesh_runtime.meshd.api import ConfigApiHandler
+from mesh_runtime.meshd.monitoring import MonitoringHandler
 from mesh_runtime.meshd.revisions import RevisionApi, Revisions, parse_export
 from mesh_runtime.meshd.state import MeshState
 from mesh_runtime.meshd.workloads import SavedWorkload, workloads_json
 from mesh_runtime.xds import Node
+from tests.unit.meshd.fakes import request
 from tests.unit.meshd.test_api import TOKEN, VS, call
 
 NODE = Node(
@@ -126,7 +130,37 @@ def test_a_follower_refuses_writes_naming_the_primary(
 
 
 def _apply_request() -> Any:
-    from tests.unit.meshd.fakes import request
-
     body = json.dumps({"documents": VS, "source": "vs.yaml"}).encode()
     return request("POST", "/v1/apply", body, token=TOKEN)
+
+
+def test_a_proxy_that_moved_counts_where_it_is_healthy(
+    loop: asyncio.AbstractEventLoop, state: MeshState
+) -> None:
+    """Re-injected into the canary, a proxy leaves an unhealthy workload behind at the primary for the grace
+    period; the canary's report of it, healthy, is what the mesh sees."""
+    api = handler(state)
+    state.proxies.grace_period = 30.0  # the unhealthy workload stays throughout
+
+    async def connect_and_leave() -> None:
+        connection = state.proxy_connected(NODE, lambda line: None, lambda reason: None)
+        state.proxy_disconnected(connection)
+
+    loop.run_until_complete(connect_and_leave())
+    assert [w.healthy for w in state.all_workloads()] == [False]
+    assert call(loop, api, "PUT", "/v1/revisions/canary", report(ttl=30))[0] == 200
+    assert [w.healthy for w in state.all_workloads()] == [True]
+
+
+def test_prometheus_finds_the_proxies_of_every_revision(
+    loop: asyncio.AbstractEventLoop, state: MeshState
+) -> None:
+    revisions = Revisions(state, "default", lambda: "127.0.0.1:15012")
+    api = ConfigApiHandler(state, TOKEN, RevisionApi(state, revisions))
+    monitoring = MonitoringHandler(state, CAMetrics(), lambda: "127.0.0.1:15014", revisions)
+    scraped = replace(NODE, stats_port=15090)
+    body = report(ttl=30, workloads=workloads_json([SavedWorkload(scraped, True)]))
+    assert call(loop, api, "PUT", "/v1/revisions/canary", body)[0] == 200
+    response = loop.run_until_complete(monitoring(request("GET", "/v1/sd")))
+    targets = {g["labels"].get("proxy"): g["targets"] for g in json.loads(response.body)}
+    assert targets == {"reviews-v1.prod": ["10.0.0.7:15090"], None: ["127.0.0.1:15014"]}

@@ -62,10 +62,10 @@ class MonitoringHandler:
         }
 
     def service_discovery(self) -> list[dict[str, Any]]:
-        """Prometheus HTTP SD: every connected proxy's stats, then meshd itself."""
+        """Prometheus HTTP SD: every connected proxy's stats (those of other revisions' control planes too,
+        by their reports), then meshd itself."""
         groups: list[dict[str, Any]] = []
-        for connection in sorted(self.state.push.connections.values(), key=lambda c: c.node.id):
-            node = connection.node
+        for node in self._connected_nodes():
             target = stats_target(node)
             if not target:
                 continue
@@ -86,6 +86,15 @@ class MonitoringHandler:
             }
         )
         return groups
+
+
+    def _connected_nodes(self) -> list[Node]:
+        nodes = {c.node.id: c.node for c in self.state.push.connections.values()}
+        for report in self.revisions.reports.values():
+            for entry in report.workloads:
+                if entry.healthy:
+                    nodes.setdefault(entry.node.id, entry.node)
+        return [nodes[key] for key in sorted(nodes)]
 
 
 def stats_target(node: Node) -> str:

@@ -93,11 +93,14 @@ class MeshState:
         return snapshot
 
     def all_workloads(self) -> list[Workload]:
-        """This meshd's proxies' workloads, then the other control planes' (a proxy of its own wins)."""
+        """This meshd's proxies' workloads and the other control planes'. A proxy known to two (it moved from
+        one revision to the other, and the first still holds it, unhealthy, for the grace period) counts
+        where it is healthy, this meshd's first."""
         workloads = dict(self.proxy_workloads)
         for source in sorted(self.remote_workloads):
             for entry in self.remote_workloads[source]:
-                if entry.node.id not in workloads:
+                known = workloads.get(entry.node.id)
+                if known is None or (entry.healthy and not known.healthy):
                     workloads[entry.node.id] = workload_from_node(entry.node, healthy=entry.healthy)
         return list(workloads.values())
 
