@@ -2,13 +2,16 @@
 (tests/integration/playbooks/mesh_host.py): a check run on the fresh host predicts the changes without
 failing and leaves nothing behind; the rollout ends with the health checks' summary; on the running mesh a
 check run changes nothing, one for a new namespace or a changed variable predicts it and changes nothing
-either, and the phase tags run the checks alone.
+either, and the phase tags run the checks alone; with a sidecar stopped the checks fail naming its workload,
+and pass again once it is back.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,3 +175,55 @@ def test_the_playbooks_list_the_cross_role_tags(tmp_path: Path) -> None:
 
     assert {"always", "install", "configure", "verify", "bookinfo", "addons"} <= tags["site.yml"]
     assert {"always", "verify", "healthcheck", "healthcheck_verify"} <= tags["healthcheck.yml"]
+
+
+def supervisorctl(mesh: MeshHost, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            str(mesh.host.venv / "bin" / "supervisorctl"),
+            "-c",
+            str(mesh.host.config_dir / "supervisord.conf"),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def ready(mesh: MeshHost, namespace: str, name: str) -> bool:
+    pods = meshctl(mesh, "get", "pods", "-n", namespace, "-o", "json")
+    assert pods.returncode == 0, pods.stderr
+    for pod in json.loads(pods.stdout)["items"]:
+        if pod["metadata"]["name"] == name:
+            conditions = pod.get("status", {}).get("conditions", [])
+            return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+    return False
+
+
+# Last in the file: it stops a sidecar (and starts it again) on the module's mesh.
+def test_a_stopped_sidecar_fails_the_checks_naming_its_workload_until_it_is_back(rollout: Rollout) -> None:
+    assert rollout.first.returncode == 0, rollout.first.output
+    stopped = supervisorctl(rollout.mesh, "stop", "meshlab-sidecar-details-v1")
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    try:
+        run = rollout.mesh.run("healthcheck.yml", "sidecar-down")
+
+        assert run.returncode != 0
+        assert run.recap()["failed"] == 1
+        assert "not ready: default/details-v1; the proxy has lost its connection to meshd" in run.stdout
+        # The proxy left proxy-status with its connection: the proxies that remain are in sync.
+        assert "proxies not in sync" not in run.stdout
+    finally:
+        started = supervisorctl(rollout.mesh, "start", "meshlab-sidecar-details-v1")
+    assert started.returncode == 0, started.stdout + started.stderr
+    for _ in range(60):
+        if ready(rollout.mesh, "default", "details-v1"):
+            break
+        time.sleep(1)
+
+    again = rollout.mesh.run("healthcheck.yml", "sidecar-back")
+
+    assert again.returncode == 0, again.output
+    assert f"proxies: {PROXIES} of {PROXIES} SYNCED" in again.stdout
