@@ -87,7 +87,6 @@ class MonitoringHandler:
         )
         return groups
 
-
     def _connected_nodes(self) -> list[Node]:
         nodes = {c.node.id: c.node for c in self.state.push.connections.values()}
         for report in self.revisions.reports.values():
