@@ -46,7 +46,11 @@ export LANG := C.UTF-8
 export LC_ALL := C.UTF-8
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup rollout drills test $(GATES) collection changelog clean
+# The benchmarks (bench/README.md): each runnable alone, `make bench` runs them all and records the report.
+BENCHES := proxy latency
+BENCH_STAMP := $(VENV)/.meshlab-bench-setup
+
+.PHONY: help setup rollout drills test $(GATES) collection changelog clean bench bench-setup $(BENCHES:%=bench-%)
 
 help:
 	@echo "make rollout    set up, then ansible-playbook -i $(INVENTORY) playbooks/site.yml"
@@ -57,6 +61,8 @@ help:
 	@echo "make collection build the collection artifact into build/dist"
 	@echo "make integration the modules' ansible-test integration targets, each against a mesh of its own"
 	@echo "make changelog  write changelogs/changelog.yaml and CHANGELOG.md from changelogs/fragments"
+	@echo "make bench      every benchmark, then the report: bench/out/report.md and bench/RESULTS.md"
+	@echo "make bench-<name> one benchmark ($(BENCHES)), its result in bench/out/<name>.json"
 	@echo "make clean      remove build/"
 
 setup: $(SETUP_STAMP)
@@ -84,6 +90,7 @@ ruff: setup
 
 mypy: setup
 	for project in $(PROJECTS); do (cd $$project && $(BIN)/mypy src); done
+	$(BIN)/mypy --strict --python-version 3.11 bench
 
 # The runtime's import layering (contracts in mesh_runtime/pyproject.toml): xds imports neither plane,
 # discovery and proxy never meet but in xds, nothing imports cli, layers run one way, no sibling cycles.
@@ -162,6 +169,23 @@ molecule: setup
 	$(BIN)/molecule test -s default
 	$(BIN)/molecule test -s walkthrough
 	$(BIN)/molecule test -s lab
+
+bench-setup: $(BENCH_STAMP)
+
+$(BENCH_STAMP): $(SETUP_STAMP) bench/setup
+	bench/setup
+	touch $@
+
+bench: bench-setup
+	@for name in $(BENCHES); do \
+		echo "==> make bench-$$name"; \
+		$(MAKE) bench-$$name || { echo "==> make bench: bench-$$name failed" >&2; exit 1; }; \
+	done
+	$(BIN)/python -m bench.report --record
+
+$(BENCHES:%=bench-%): bench-%: bench-setup
+	$(BIN)/python -m bench.$* $(BENCH_ARGS)
+	$(BIN)/python -m bench.report
 
 clean:
 	rm -rf build

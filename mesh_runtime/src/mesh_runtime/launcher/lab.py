@@ -59,6 +59,7 @@ class Lab:
         log_level: str = "info",
         start_timeout: float = START_TIMEOUT,
         meshd_flags: Sequence[str] = (),
+        proxy_flags: Sequence[str] = (),
     ) -> None:
         self.spec = spec
         self.data_dir = data_dir.expanduser().absolute()
@@ -67,6 +68,8 @@ class Lab:
         self.start_timeout = start_timeout
         #: More `meshd serve` flags (e.g. `--workload-grace-period 5s`).
         self.meshd_flags = tuple(meshd_flags)
+        #: More flags for every `mesh-proxy` (e.g. `--access-log=-`: into the proxy's log).
+        self.proxy_flags = tuple(proxy_flags)
         self.allocator = PortAllocator()
         self.meshd_ports: MeshdPorts | None = None
         self.meshd: Child | None = None
@@ -304,6 +307,7 @@ class Lab:
             f"--data-dir={self.data_dir / 'proxies' / f'{name}.{namespace}'}",
             f"--drain-seconds={PROXY_DRAIN_SECONDS}",
             f"--log-level={self.log_level}",
+            *self.proxy_flags,
         )
 
     def _sidecar_child(self, workload: Workload) -> Child:
