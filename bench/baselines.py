@@ -42,6 +42,21 @@ _NGINX_PROXY = """  upstream up {{ server 127.0.0.1:{upstream}; keepalive 64; }}
     listen 127.0.0.1:{port};
     location / {{ proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }}
   }}"""
+_TLS_UPSTREAM = """  server {{
+    listen 127.0.0.1:{port} ssl;
+    ssl_certificate {cert};
+    ssl_certificate_key {key};
+    ssl_protocols TLSv1.3;
+    location /details/ {{ default_type application/json; alias {work}/www/; try_files /details.json =404; }}
+  }}"""
+_NGINX_TLS_PROXY = """  upstream up {{ server 127.0.0.1:{upstream}; keepalive 64; }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass https://up; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_ssl_session_reuse on; proxy_ssl_protocols TLSv1.3;
+    }}
+  }}"""
 _HAPROXY = """global
   nbthread 1
   maxconn 4096
@@ -104,6 +119,51 @@ def start_nginx_proxy(work: Path, port: int, upstream: int, access_log: bool = F
     body = _NGINX_PROXY.format(port=port, upstream=upstream)
     log = str(work / "nginx-proxy.access.log") if access_log else "off"
     return start_nginx(work, "proxy", body, port, MEASURED_CPU, access_log=log)
+
+
+def self_signed(work: Path) -> tuple[Path, Path]:
+    """A certificate and key (ECDSA P-256, as the mesh's workload certificates) for the TLS upstream."""
+    need("openssl")
+    cert, key = work / "upstream-cert.pem", work / "upstream-key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-subj",
+            "/CN=upstream",
+            "-days",
+            "1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def start_tls_upstream(work: Path, port: int) -> Server:
+    """The upstream over TLS (on the load generator's CPU), for nginx's TLS baseline."""
+    (work / "www").mkdir(parents=True, exist_ok=True)
+    (work / "www" / "details.json").write_bytes(BODY)
+    cert, key = self_signed(work)
+    body = _TLS_UPSTREAM.format(port=port, work=work, cert=cert, key=key)
+    return start_nginx(work, "tls-upstream", body, port, LOAD_CPU)
+
+
+def start_nginx_tls_proxy(work: Path, port: int, upstream: int, access_log: bool = False) -> Server:
+    """nginx proxying to the TLS upstream over kept-alive TLS connections: the baseline of the mTLS hop."""
+    body = _NGINX_TLS_PROXY.format(port=port, upstream=upstream)
+    log = str(work / "nginx-tls-proxy.access.log") if access_log else "off"
+    return start_nginx(work, "tls-proxy", body, port, MEASURED_CPU, access_log=log)
 
 
 def haproxy_config(port: int, upstream: int) -> str:

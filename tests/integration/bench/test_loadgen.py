@@ -54,3 +54,9 @@ def test_the_mesh_chain_answers_through_both_sidecars(tmp_path: Path) -> None:
     assert (through.errors, len(through.service)) == (0, 100)
     assert (direct.errors, len(direct.service)) == (0, 100)
     assert rows == {"client-v1.bench": "SYNCED", "server-v1.bench": "SYNCED"}
+
+
+def test_the_gateway_chain_reaches_the_upstream_outside_the_mesh(tmp_path: Path, app_port: int) -> None:
+    with mesh_chain(tmp_path, upstream_port=app_port) as chain:
+        run = constant_rate("127.0.0.1", chain.gateway_port, PATH, rate=100.0, duration=1.0)
+    assert (run.errors, len(run.service)) == (0, 100)
