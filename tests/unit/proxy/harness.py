@@ -105,7 +105,7 @@ def sidecar_config(
 
 @dataclass
 class Upstream:
-    connection: UpstreamConnection
+    connection: UpstreamConnection[EndpointState]
     transport: MockTransport
 
     def respond(self, data: bytes) -> None:

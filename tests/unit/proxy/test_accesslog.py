@@ -69,3 +69,70 @@ def test_an_unwritable_access_log_is_a_usage_error(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.startswith("mesh-proxy: --access-log: cannot write ")
     assert "Traceback" not in result.stderr
+
+
+def test_a_line_is_what_json_dumps_writes_whatever_the_strings_hold() -> None:
+    """The line is formatted without json.dumps of a dict; it must be byte for byte what json.dumps writes,
+    for plain strings and for those that need escaping."""
+    strings = [
+        b"/plain",
+        b'/with "quotes"',
+        b"/back\\slash",
+        b"/tab\tand\x01control",
+        b"/latin-1 \xe9\xff",
+        b"",
+    ]
+    for value in strings:
+        stream = io.StringIO()
+        log = AccessLog(stream, owned=False)
+        log.write(
+            1764787212.123456,
+            0.0425,
+            b"GET",
+            value,
+            "HTTP/1.1",
+            503,
+            "UH",
+            10,
+            20,
+            "",
+            "outbound|9080||r",
+            value or None,
+            value,
+            None,
+            b"10.0.0.1:5555",
+        )
+        text = value.decode("latin-1")
+        expected = {
+            "start_time": "2025-12-03T18:40:12.123Z",
+            "method": "GET",
+            "path": text,
+            "protocol": "HTTP/1.1",
+            "response_code": 503,
+            "response_flags": "UH",
+            "bytes_received": 10,
+            "bytes_sent": 20,
+            "duration": 42,
+            "upstream_host": None,
+            "upstream_cluster": "outbound|9080||r",
+            "x_request_id": text or None,
+            "authority": text,
+            "user_agent": None,
+            "downstream_remote_address": "10.0.0.1:5555",
+        }
+        assert stream.getvalue() == json.dumps(expected, separators=(",", ":")) + "\n", value
+
+
+def test_the_id_the_proxy_made_is_logged(loop: asyncio.AbstractEventLoop) -> None:
+    harness = make_harness(sidecar_config(), loop)
+    stream = io.StringIO()
+    harness.runtime.access_log = AccessLog(stream, owned=False)
+    (upstream,) = harness.pool()
+    client, _ = harness.connect(("10.1.2.3", 5555))
+    client.data_received(b"GET /reviews/1 HTTP/1.1\r\nHost: reviews:9080\r\n\r\n")
+    sent = upstream.transport.take()
+    upstream.respond(OK_RESPONSE)
+    (made,) = [line for line in sent.split(b"\r\n") if line.lower().startswith(b"x-request-id:")]
+    entry = json.loads(stream.getvalue())
+    assert entry["x_request_id"] == made.split(b":", 1)[1].strip().decode()
+    assert entry["user_agent"] is None

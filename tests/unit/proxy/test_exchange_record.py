@@ -20,6 +20,8 @@ def ended(harness: Harness, status: int = 200, flags: str = "") -> DownstreamPro
     client, _ = harness.connect(("10.9.9.9", 5555))
     client.method, client.path, client.url, client.authority = b"GET", b"/r", b"/r", b"reviews:9080"
     client.lines = [b"GET /r HTTP/1.1\r\n", b"x-request-id: rid-1\r\n", b"user-agent: probe\r\n", b"\r\n"]
+    # What the parser notes of the x-request-id header.
+    client.request_id, client.has_request_id = b"rid-1", True
     client.cluster = harness.cluster()
     client.endpoint = harness.endpoints()[0]
     client.status, client.response_started, client.flags = status, True, flags

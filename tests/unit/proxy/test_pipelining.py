@@ -37,6 +37,8 @@ class Connection:
         self.has_body = False
         self.request_chunked = False
         self.expect_continue = False
+        self.trace_headers = None
+        self.request_id = b""
         self.events: list[tuple[object, ...]] = []
 
     def dispatch(self) -> None:
@@ -91,6 +93,8 @@ def test_a_queued_request_keeps_its_head_and_the_parsers_facts() -> None:
         "has_body": True,
         "request_chunked": False,
         "expect_continue": False,
+        "trace_headers": None,
+        "request_id": b"",
     }
     assert (method, keep_alive, version) == (b"POST", False, "1.0")  # HTTP/1.0 without keep-alive
     assert queued.body == [] and not queued.complete

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from .request_head import header_value, request_id_value
 from .tracing import wall_clock_start
 
 if TYPE_CHECKING:
@@ -41,6 +42,11 @@ class RecordedExchange(Protocol):
     cluster: ClusterState | None
     endpoint: EndpointState | None
     span: SpanContext | None
+    #: The request's x-request-id (sent or made) and User-Agent, as parsed.
+    request_id: bytes
+    has_request_id: bool
+    #: The request head's lines as forwarded.
+    lines: list[bytes]
     request_bytes: int
     body_bytes: int
     response_bytes: int
@@ -93,9 +99,9 @@ def log_access(exchange: RecordedExchange, access_log: AccessLog, status: int) -
         exchange.response_bytes,
         f"{endpoint.address}:{endpoint.port}" if endpoint is not None else "",
         exchange.cluster.name if exchange.cluster is not None else "",
-        exchange.header(b"x-request-id"),
+        request_id_value(exchange.request_id, exchange.has_request_id) or None,
         exchange.authority,
-        exchange.header(b"user-agent"),
+        header_value(exchange.lines, b"user-agent"),
         exchange.peer_address,
     )
 
@@ -158,7 +164,7 @@ def finish_span(exchange: RecordedExchange, span: SpanContext, status: int) -> N
         str(status),
         exchange.flags,
         exchange.cluster.name if exchange.cluster is not None else "",
-        (exchange.header(b"x-request-id") or b"").decode("latin-1"),
+        request_id_value(exchange.request_id, exchange.has_request_id).decode("latin-1"),
         f"{endpoint.address}:{endpoint.port}" if endpoint is not None else "",
     )
     kind: Literal["CLIENT", "SERVER"] = "SERVER" if exchange.listener.kind == "inbound" else "CLIENT"

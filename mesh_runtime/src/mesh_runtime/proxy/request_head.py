@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from . import wire
 from .telemetry import PEER_HEADER
-from .tracing import TRACE_HEADERS, outgoing_headers, start_span
+from .tracing import TRACE_HEADERS, new_trace, outgoing_headers, start_span
 
 if TYPE_CHECKING:
     from .config import ListenerConfig, ListenerConfigRef
@@ -38,7 +38,8 @@ if TYPE_CHECKING:
     FORWARDED_CLIENT_CERT,
     FORWARDED_FOR,
     PEER_METADATA,
-) = range(1, 12)
+    TRACE,
+) = range(1, 13)
 
 #: Lower-case header name → its kind.
 SPECIAL: dict[bytes, int] = {
@@ -56,6 +57,7 @@ SPECIAL: dict[bytes, int] = {
     b"x-forwarded-client-cert": FORWARDED_CLIENT_CERT,
     b"x-forwarded-for": FORWARDED_FOR,
     PEER_HEADER: PEER_METADATA,
+    **dict.fromkeys(TRACE_HEADERS, TRACE),
 }
 #: Header names as clients spell them → their kind (0: nothing special); filled as names are seen.
 KNOWN_NAMES: dict[bytes, int] = {}
@@ -76,6 +78,8 @@ class HeadBeingParsed(Protocol):
     expect_continue: bool
     saw_connection: bool
     peer_metadata: bytes
+    trace_headers: TraceHeaders | None
+    request_id: bytes
     client_cert_line: bytes
     listener_ref: ListenerConfigRef
 
@@ -105,6 +109,7 @@ def note_special_header(request: HeadBeingParsed, kind: int, name: bytes, value:
         return request.expect_continue
     if kind == REQUEST_ID:
         request.has_request_id = True
+        request.request_id = value.strip()
     elif kind == CONTENT_LENGTH:
         request.has_body = value.strip() not in (b"0", b"")
     elif kind == TRANSFER_ENCODING:
@@ -118,7 +123,30 @@ def note_special_header(request: HeadBeingParsed, kind: int, name: bytes, value:
     elif kind == PEER_METADATA:
         request.peer_metadata = value  # read by the receiving sidecar, never seen by an app
         return True
+    elif kind == TRACE:
+        note_trace_header(request, name.lower(), value.strip())
     return False
+
+
+class TraceHeaders:
+    """The trace headers of a request, noted as they are parsed (only for a request that has one), so that
+    tracing reads the incoming context and rewrites them without going over every header again."""
+
+    __slots__ = ("values", "lines")
+
+    def __init__(self) -> None:
+        self.values: dict[bytes, bytes] = {}
+        #: The indexes of their lines in the head.
+        self.lines: list[int] = []
+
+
+def note_trace_header(request: HeadBeingParsed, name: bytes, value: bytes) -> None:
+    seen = request.trace_headers
+    if seen is None:
+        seen = request.trace_headers = TraceHeaders()
+    earlier = seen.values.get(name)
+    seen.values[name] = value if earlier is None else earlier + b"," + value
+    seen.lines.append(len(request.lines))
 
 
 class RejectedRequest(Exception):
@@ -142,6 +170,8 @@ HEAD_FIELDS = (
     "has_body",
     "request_chunked",
     "expect_continue",
+    "trace_headers",
+    "request_id",
 )
 
 
@@ -189,6 +219,10 @@ class RequestHead:
         self.expect_continue = False
         self.saw_connection = False
         self.peer_metadata = b""
+        self.trace_headers: TraceHeaders | None = None
+        #: The x-request-id value the client sent, or the line the proxy added (finish_head): see
+        #: request_id_value.
+        self.request_id = b""
         self.body_bytes = 0
 
     def on_message_begin(self) -> None:
@@ -214,6 +248,26 @@ class RequestHead:
 # -- the head forwarded upstream ----------------------------------------------------------------------------
 
 _SP = b" "
+#: Where the value is in an `x-request-id: <id>\r\n` line.
+_REQUEST_ID_VALUE = slice(len(b"x-request-id: "), -2)
+
+
+def header_value(lines: list[bytes], name: bytes) -> bytes | None:
+    """The first value of the header `name` (lower case) in a head's lines, looked for only when something
+    reads it (the access log's User-Agent): no map of every header is built."""
+    size = len(name)
+    for line in lines[1:]:
+        if line[size : size + 1] == b":" and line[:size].lower() == name:
+            return line[size + 1 :].strip()
+    return None
+
+
+def request_id_value(request_id: bytes, sent: bool) -> bytes:
+    """The request's id: the value the client `sent`, or the proxy's own, from the line it added (sliced
+    only when something reads it: the access log, a span)."""
+    return request_id if sent else request_id[_REQUEST_ID_VALUE]
+
+
 _XFP_HTTP = b"x-forwarded-proto: http\r\n"
 _XFP_HTTPS = b"x-forwarded-proto: https\r\n"
 
@@ -236,6 +290,8 @@ class HeadToForward(Protocol):
     peer_index: int
     span: SpanContext | None
     header_map: dict[bytes, bytes] | None
+    trace_headers: TraceHeaders | None
+    request_id: bytes
 
     def header(self, name: bytes) -> bytes | None: ...
 
@@ -256,7 +312,8 @@ def finish_head(request: HeadToForward, listener: ListenerConfig, route: Compile
     lines = request.lines
     lines[0] = request.method + _SP + request.path + wire.HTTP11
     if not request.has_request_id:
-        lines.append(request.runtime.request_ids.header())
+        request.request_id = request.runtime.request_ids.header()  # the line; request_id_value() reads it
+        lines.append(request.request_id)
     if not request.has_forwarded_proto:
         lines.append(_XFP_HTTPS if request.scheme == b"https" else _XFP_HTTP)
     if request.client_cert_line:
@@ -275,13 +332,18 @@ def finish_head(request: HeadToForward, listener: ListenerConfig, route: Compile
 
 
 def trace_head(request: HeadToForward) -> None:
-    """Tracing on: this hop's span, and the trace headers rewritten for the next hop."""
-    request.header_map = None
-    span = request.span = start_span(request.header, request.runtime.tracer.sampling)
+    """Tracing on: this hop's span, and the trace headers rewritten for the next hop (the incoming ones, noted
+    as they were parsed, are emptied: other fields hold indexes into the lines)."""
+    seen = request.trace_headers
+    sampling = request.runtime.tracer.sampling
     lines = request.lines
-    for index in range(1, len(lines)):
-        if lines[index].split(b":", 1)[0].strip().lower() in TRACE_HEADERS:
-            lines[index] = b""  # emptied, not removed: other fields hold indexes into the lines
+    if seen is None:
+        span = request.span = new_trace(sampling)
+    else:
+        span = request.span = start_span(seen.values.get, sampling)
+        request.header_map = None
+        for index in seen.lines:
+            lines[index] = b""
     lines.append(outgoing_headers(span))
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import random
+import re
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -28,10 +28,10 @@ log = logging.getLogger("mesh_runtime.proxy.tracing")
 TRACE_HEADERS = frozenset(
     (b"x-b3-traceid", b"x-b3-spanid", b"x-b3-parentspanid", b"x-b3-sampled", b"x-b3-flags", b"traceparent")
 )
+_random_bits = random.getrandbits
 QUEUE_LIMIT = 10_000
 BATCH_LIMIT = 500
 FLUSH_INTERVAL = 0.2
-_HEX = frozenset("0123456789abcdefABCDEF")
 
 
 @dataclass(slots=True)
@@ -43,31 +43,40 @@ class SpanContext:
 
 
 def _hex_id(bits: int) -> str:
-    return os.urandom(bits // 8).hex()
+    """A random non-zero id of `bits` bits in hex. Trace ids need to be unique, not secret: the process's
+    PRNG (seeded from the OS at start) makes them without a syscall per request, as Envoy's do."""
+    return f"{_random_bits(bits) or 1:0{bits // 4}x}"
 
 
-def _is_hex(value: str, *lengths: int) -> bool:
-    return len(value) in lengths and all(c in _HEX for c in value) and value.strip("0") != ""
+#: A B3 trace id (64 or 128 bits), a span id (64 bits), a traceparent, in hex of either case.
+_TRACE_ID = re.compile(rb"(?:[0-9a-fA-F]{16}){1,2}\Z")
+_SPAN_ID = re.compile(rb"[0-9a-fA-F]{16}\Z")
+_TRACEPARENT = re.compile(rb"[0-9a-fA-F]{2}-([0-9a-fA-F]{32})-([0-9a-fA-F]{16})-([0-9a-fA-F]{2})\Z")
+_SAMPLED = frozenset((b"1", b"true", b"d"))
 
 
-def _sampled(value: str | None) -> bool | None:
-    if value is None:
+def _nonzero(value: bytes) -> bool:
+    return value.strip(b"0") != b""
+
+
+def _sampled(value: bytes | None) -> bool | None:
+    if not value:
         return None
-    return value.strip().lower() in ("1", "true", "d")
+    return value.strip().lower() in _SAMPLED
 
 
 def incoming_context(header: Callable[[bytes], bytes | None]) -> tuple[str, str, bool | None]:
     """(trace id, parent span id, sampled or None) from B3 first, then `traceparent`; ("", "", None)."""
-    trace_id = (header(b"x-b3-traceid") or b"").decode("latin-1").strip().lower()
-    if _is_hex(trace_id, 16, 32):
-        span_id = (header(b"x-b3-spanid") or b"").decode("latin-1").strip().lower()
-        sampled = header(b"x-b3-sampled")
-        flags = header(b"x-b3-flags")
-        decision = True if flags == b"1" else _sampled(sampled.decode("latin-1") if sampled else None)
-        return trace_id, span_id if _is_hex(span_id, 16) else "", decision
-    parent = (header(b"traceparent") or b"").decode("latin-1").strip().lower().split("-")
-    if len(parent) == 4 and _is_hex(parent[1], 32) and _is_hex(parent[2], 16) and _is_hex(parent[3], 2):
-        return parent[1], parent[2], bool(int(parent[3], 16) & 1)
+    trace_id = (header(b"x-b3-traceid") or b"").strip()
+    if _TRACE_ID.match(trace_id) and _nonzero(trace_id):
+        span_id = (header(b"x-b3-spanid") or b"").strip()
+        decision = True if header(b"x-b3-flags") == b"1" else _sampled(header(b"x-b3-sampled"))
+        parent = span_id.decode("ascii").lower() if _SPAN_ID.match(span_id) and _nonzero(span_id) else ""
+        return trace_id.decode("ascii").lower(), parent, decision
+    found = _TRACEPARENT.match((header(b"traceparent") or b"").strip())
+    if found is not None and _nonzero(found.group(1)) and _nonzero(found.group(2)):
+        trace, span, flags = (part.decode("ascii").lower() for part in found.groups())
+        return trace, span, bool(int(flags, 16) & 1)
     return "", "", None
 
 
@@ -78,19 +87,20 @@ def start_span(header: Callable[[bytes], bytes | None], sampling: float) -> Span
     return SpanContext(trace_id or _hex_id(128), _hex_id(64), parent_id, sampled)
 
 
+def new_trace(sampling: float) -> SpanContext:
+    """The span of a request that came with no trace headers: a new trace, sampled by the percentage."""
+    return SpanContext(_hex_id(128), _hex_id(64), "", sampling >= 100 or random.random() * 100 < sampling)
+
+
+_OUTGOING = b"x-b3-traceid: %s\r\nx-b3-spanid: %s\r\nx-b3-sampled: %s\r\n%straceparent: 00-%s-%s-0%s\r\n"
+
+
 def outgoing_headers(span: SpanContext) -> bytes:
     """The trace headers the next hop receives (the old ones are removed by the caller)."""
     flag = b"1" if span.sampled else b"0"
-    lines = [
-        b"x-b3-traceid: " + span.trace_id.encode() + b"\r\n",
-        b"x-b3-spanid: " + span.span_id.encode() + b"\r\n",
-        b"x-b3-sampled: " + flag + b"\r\n",
-    ]
-    if span.parent_id:
-        lines.append(b"x-b3-parentspanid: " + span.parent_id.encode() + b"\r\n")
-    trace_id = span.trace_id.rjust(32, "0")
-    lines.append(b"traceparent: 00-%s-%s-0%s\r\n" % (trace_id.encode(), span.span_id.encode(), flag))
-    return b"".join(lines)
+    trace, own = span.trace_id.encode(), span.span_id.encode()
+    parent = b"x-b3-parentspanid: " + span.parent_id.encode() + b"\r\n" if span.parent_id else b""
+    return _OUTGOING % (trace, own, flag, parent, trace.rjust(32, b"0"), own, flag)
 
 
 class Tracer:
