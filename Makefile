@@ -47,7 +47,7 @@ export LC_ALL := C.UTF-8
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 # The benchmarks (bench/README.md): each runnable alone, `make bench` runs them all and records the report.
-BENCHES := proxy mtls latency memory gateway
+BENCHES := proxy mtls latency memory gateway hotpath
 BENCH_STAMP := $(VENV)/.meshlab-bench-setup
 
 .PHONY: help setup rollout drills test $(GATES) collection changelog clean bench bench-setup $(BENCHES:%=bench-%)

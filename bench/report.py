@@ -16,7 +16,18 @@ from .common import OUT, ROOT, Figure, Result, read_result
 RESULTS = ROOT / "bench" / "RESULTS.md"
 PLOTS = ROOT / "bench" / "results"
 #: The order of the sections; any other benchmark's result comes after, by name.
-ORDER = ("proxy", "mtls", "latency", "memory", "gateway", "convergence", "controlplane", "ca", "rollout")
+ORDER = (
+    "proxy",
+    "mtls",
+    "latency",
+    "memory",
+    "gateway",
+    "hotpath",
+    "convergence",
+    "controlplane",
+    "ca",
+    "rollout",
+)
 
 
 def number(value: float) -> str:
