@@ -58,6 +58,7 @@ help:
 	@echo "make integration the modules' ansible-test integration targets, each against a mesh of its own"
 	@echo "make changelog  write changelogs/changelog.yaml and CHANGELOG.md from changelogs/fragments"
 	@echo "make clean      remove build/"
+	@echo "make bench-ca   CA certificates/s (sign_csr in process, through meshd) beside openssl x509 -req; BENCH_CA=<options>"
 
 setup: $(SETUP_STAMP)
 
@@ -165,3 +166,8 @@ molecule: setup
 
 clean:
 	rm -rf build
+
+# issue 13's CA benchmark (bench/ca.py); results in bench/out/.
+.PHONY: bench-ca
+bench-ca: setup
+	$(BIN)/python -m bench.ca $(BENCH_CA)
