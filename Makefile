@@ -59,6 +59,7 @@ help:
 	@echo "make changelog  write changelogs/changelog.yaml and CHANGELOG.md from changelogs/fragments"
 	@echo "make clean      remove build/"
 	@echo "make bench-ca   CA certificates/s (sign_csr in process, through meshd) beside openssl x509 -req; BENCH_CA=<options>"
+	@echo "make bench-rollout site.yml from nothing, again, healthcheck.yml: wall times, slowest tasks (inventories/local; BENCH_ROLLOUT=--isolated or --from-nothing)"
 
 setup: $(SETUP_STAMP)
 
@@ -167,7 +168,12 @@ molecule: setup
 clean:
 	rm -rf build
 
-# issue 13's CA benchmark (bench/ca.py); results in bench/out/.
-.PHONY: bench-ca
+# issue 13's CA and rollout benchmarks (bench/ca.py, bench/rollout.py); results in bench/out/.
+.PHONY: bench-ca bench-rollout
 bench-ca: setup
 	$(BIN)/python -m bench.ca $(BENCH_CA)
+
+# inventories/local by default: refuses when a mesh is installed here, unless BENCH_ROLLOUT=--from-nothing
+# (playbooks/teardown.yml first); BENCH_ROLLOUT=--isolated measures a mesh of its own under a temp directory.
+bench-rollout: setup
+	$(BIN)/python -m bench.rollout $(BENCH_ROLLOUT)
