@@ -59,7 +59,7 @@ help:
 	@echo "make changelog  write changelogs/changelog.yaml and CHANGELOG.md from changelogs/fragments"
 	@echo "make clean      remove build/"
 	@echo "make bench-ca   CA certificates/s (sign_csr in process, through meshd) beside openssl x509 -req; BENCH_CA=<options>"
-	@echo "make bench-rollout site.yml from nothing, again, healthcheck.yml: wall times, slowest tasks (inventories/local; BENCH_ROLLOUT=--isolated or --from-nothing)"
+	@echo "make bench-rollout site.yml from nothing, again, healthcheck.yml: wall times, slowest tasks; BENCH_ROLLOUT=--from-nothing (inventories/local) or --isolated"
 
 setup: $(SETUP_STAMP)
 
@@ -173,7 +173,7 @@ clean:
 bench-ca: setup
 	$(BIN)/python -m bench.ca $(BENCH_CA)
 
-# inventories/local by default: refuses when a mesh is installed here, unless BENCH_ROLLOUT=--from-nothing
-# (playbooks/teardown.yml first); BENCH_ROLLOUT=--isolated measures a mesh of its own under a temp directory.
+# inventories/local (/opt/meshlab, the usual ports) only with BENCH_ROLLOUT=--from-nothing (playbooks/teardown.yml
+# first; refused without it); BENCH_ROLLOUT=--isolated measures a mesh of its own under a temp directory.
 bench-rollout: setup
 	$(BIN)/python -m bench.rollout $(BENCH_ROLLOUT)

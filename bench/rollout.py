@@ -7,9 +7,9 @@ Two modes:
 - the default, issue 13's: `inventories/local` (or `--inventory`), which installs into /opt/meshlab,
   /etc/meshlab, /var/lib/meshd… on the mesh's usual ports. "From nothing" is meant: with `--from-nothing`,
   `playbooks/teardown.yml -e teardown_confirm=yes` runs first (not timed) and removes whatever mesh is there;
-  without it the benchmark refuses to start when it finds a mesh on this machine (its directories, or
-  something listening on meshd's ports), and always for an inventory of other machines (it cannot look
-  there). The mesh stays installed afterwards, as after `make rollout`.
+  without it the benchmark refuses to start, saying whether it found a mesh on this machine (its
+  directories, or something listening on meshd's ports): no mesh now is no proof that nothing else is about
+  to use the same paths. The mesh stays installed afterwards, as after `make rollout`.
 - `--isolated`: one host's worth of mesh as the integration tests build it
   (tests/integration/playbooks/mesh_host.py: every path under a temporary directory, free ports, a
   supervisord of its own), removed afterwards; nothing on this machine's mesh paths or ports is touched.
@@ -207,7 +207,11 @@ def installed_mesh(paths: Sequence[Path] = MESH_PATHS, ports: Sequence[int] = ME
 
 
 def refusal(inventory: Path, from_nothing: bool, found: Sequence[str]) -> str | None:
-    """Why the benchmark must not run against `inventory` as things are, or None."""
+    """Why the benchmark must not run against `inventory` without --from-nothing (None with it).
+
+    Always refused without it: a mesh not installed yet is no sign that nothing else is about to install one
+    on the same paths and ports (a test run between its phases), and a run from nothing needs a teardown.
+    """
     if from_nothing:
         return None
     if inventory.resolve() != LOCAL_INVENTORY.resolve():
@@ -215,13 +219,13 @@ def refusal(inventory: Path, from_nothing: bool, found: Sequence[str]) -> str | 
             f"{inventory}: this benchmark measures site.yml from nothing and cannot see whether that "
             "inventory's hosts have a mesh; pass --from-nothing to run playbooks/teardown.yml on them first"
         )
-    if found:
-        return (
-            f"a mesh is installed on this machine ({', '.join(found)}): this benchmark measures site.yml "
-            "from nothing; pass --from-nothing to remove it first (playbooks/teardown.yml -e "
-            "teardown_confirm=yes), or --isolated to measure a mesh of its own under a temporary directory"
-        )
-    return None
+    now = f"a mesh is installed on this machine ({', '.join(found)})" if found else "no mesh is found now"
+    return (
+        f"{inventory} installs the mesh into /opt/meshlab, /etc/meshlab and /var/lib/meshd on meshd's usual "
+        f"ports ({now}): pass --from-nothing to confirm, which removes any mesh there first "
+        "(playbooks/teardown.yml -e teardown_confirm=yes), or --isolated to measure a mesh of its own under "
+        "a temporary directory"
+    )
 
 
 @contextlib.contextmanager

@@ -157,14 +157,18 @@ def test_a_mesh_is_seen_by_its_directories_and_meshd_ports(tmp_path: Path, liste
     assert rollout.installed_mesh([absent], [free]) == []
 
 
-def test_the_local_inventory_is_refused_while_a_mesh_is_installed() -> None:
-    problem = rollout.refusal(rollout.LOCAL_INVENTORY, False, ["/opt/meshlab", "port 15012 listening"])
+def test_the_local_inventory_needs_from_nothing_and_says_what_it_found() -> None:
+    installed = rollout.refusal(rollout.LOCAL_INVENTORY, False, ["/opt/meshlab", "port 15012 listening"])
+    empty = rollout.refusal(rollout.LOCAL_INVENTORY, False, [])
 
-    assert problem is not None
-    assert "a mesh is installed on this machine (/opt/meshlab, port 15012 listening)" in problem
-    assert "--from-nothing" in problem and "--isolated" in problem
-    assert rollout.refusal(rollout.LOCAL_INVENTORY, False, []) is None
+    assert installed is not None and empty is not None
+    assert "(a mesh is installed on this machine (/opt/meshlab, port 15012 listening))" in installed
+    assert "(no mesh is found now)" in empty
+    for problem in (installed, empty):
+        assert problem.startswith(f"{rollout.LOCAL_INVENTORY} installs the mesh into /opt/meshlab")
+        assert "--from-nothing" in problem and "teardown_confirm=yes" in problem and "--isolated" in problem
     assert rollout.refusal(rollout.LOCAL_INVENTORY, True, ["/opt/meshlab"]) is None
+    assert rollout.refusal(rollout.LOCAL_INVENTORY, True, []) is None
 
 
 def test_another_inventory_needs_from_nothing(tmp_path: Path) -> None:
