@@ -64,6 +64,8 @@ help:
 	@echo "make bench      every benchmark, then the report: bench/out/report.md and bench/RESULTS.md"
 	@echo "make bench-<name> one benchmark ($(BENCHES)), its result in bench/out/<name>.json"
 	@echo "make clean      remove build/"
+	@echo "make bench-ca   CA certificates/s (sign_csr in process, through meshd) beside openssl x509 -req; BENCH_CA=<options>"
+	@echo "make bench-rollout site.yml from nothing, again, healthcheck.yml: wall times, slowest tasks; BENCH_ROLLOUT=--from-nothing (inventories/local) or --isolated"
 
 setup: $(SETUP_STAMP)
 
@@ -189,3 +191,13 @@ $(BENCHES:%=bench-%): bench-%: bench-setup
 
 clean:
 	rm -rf build
+
+# issue 13's CA and rollout benchmarks (bench/ca.py, bench/rollout.py); results in bench/out/.
+.PHONY: bench-ca bench-rollout
+bench-ca: setup
+	$(BIN)/python -m bench.ca $(BENCH_CA)
+
+# inventories/local (/opt/meshlab, the usual ports) only with BENCH_ROLLOUT=--from-nothing (playbooks/teardown.yml
+# first; refused without it); BENCH_ROLLOUT=--isolated measures a mesh of its own under a temp directory.
+bench-rollout: setup
+	$(BIN)/python -m bench.rollout $(BENCH_ROLLOUT)
