@@ -47,7 +47,10 @@ export LC_ALL := C.UTF-8
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 # The benchmarks (bench/README.md): each runnable alone, `make bench` runs them all and records the report.
-BENCHES := proxy mtls latency memory gateway hotpath
+BENCHES := proxy mtls latency memory gateway hotpath ca rollout
+# bench-rollout measures site.yml on a mesh of its own under a temporary directory unless told otherwise:
+# BENCH_ARGS=--from-nothing runs it on inventories/local (/opt/meshlab, the usual ports) after teardown.yml.
+BENCH_DEFAULT_ARGS_rollout := --isolated
 BENCH_STAMP := $(VENV)/.meshlab-bench-setup
 
 .PHONY: help setup rollout drills test $(GATES) collection changelog clean bench bench-setup $(BENCHES:%=bench-%)
@@ -62,10 +65,9 @@ help:
 	@echo "make integration the modules' ansible-test integration targets, each against a mesh of its own"
 	@echo "make changelog  write changelogs/changelog.yaml and CHANGELOG.md from changelogs/fragments"
 	@echo "make bench      every benchmark, then the report: bench/out/report.md and bench/RESULTS.md"
-	@echo "make bench-<name> one benchmark ($(BENCHES)), its result in bench/out/<name>.json"
+	@echo "make bench-<name> one benchmark ($(BENCHES)), its result in bench/out/<name>.json;"
+	@echo "                 BENCH_ARGS=<its options> (python -m bench.<name> --help)"
 	@echo "make clean      remove build/"
-	@echo "make bench-ca   CA certificates/s (sign_csr in process, through meshd) beside openssl x509 -req; BENCH_CA=<options>"
-	@echo "make bench-rollout site.yml from nothing, again, healthcheck.yml: wall times, slowest tasks; BENCH_ROLLOUT=--from-nothing (inventories/local) or --isolated"
 
 setup: $(SETUP_STAMP)
 
@@ -186,18 +188,8 @@ bench: bench-setup
 	$(BIN)/python -m bench.report --record
 
 $(BENCHES:%=bench-%): bench-%: bench-setup
-	$(BIN)/python -m bench.$* $(BENCH_ARGS)
+	$(BIN)/python -m bench.$* $(or $(BENCH_ARGS),$(BENCH_DEFAULT_ARGS_$*))
 	$(BIN)/python -m bench.report
 
 clean:
 	rm -rf build
-
-# issue 13's CA and rollout benchmarks (bench/ca.py, bench/rollout.py); results in bench/out/.
-.PHONY: bench-ca bench-rollout
-bench-ca: setup
-	$(BIN)/python -m bench.ca $(BENCH_CA)
-
-# inventories/local (/opt/meshlab, the usual ports) only with BENCH_ROLLOUT=--from-nothing (playbooks/teardown.yml
-# first; refused without it); BENCH_ROLLOUT=--isolated measures a mesh of its own under a temp directory.
-bench-rollout: setup
-	$(BIN)/python -m bench.rollout $(BENCH_ROLLOUT)
