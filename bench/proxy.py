@@ -29,9 +29,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import profile
 from .baselines import Server, start_haproxy, start_nginx_proxy, start_upstream
 from .common import (
+    LOAD_CPU,
     MEASURED_CPU,
+    OUT,
     ROOT,
     BenchError,
     Figure,
@@ -215,6 +218,30 @@ def telemetry_figure(costs: dict[str, list[Cost]]) -> Figure:
     )
 
 
+def profile_sidecar(work: Path, upstream: Server, result: Result, args: argparse.Namespace) -> None:
+    """py-spy on a route sidecar under wrk's load: the top functions in the notes and a chart."""
+    sidecar = start_sidecar(work, "sidecar-profiled", upstream.port, telemetry=False)
+    try:
+        load = subprocess.Popen(
+            pinned(LOAD_CPU, ["wrk", "-t1", f"-c{args.connections}", f"-d{args.seconds + 2}s"])
+            + [f"http://127.0.0.1:{sidecar.port}{PATH}"],
+            stdout=subprocess.DEVNULL,
+        )
+        time.sleep(1)
+        found = profile.record(sidecar.pid, args.seconds, work / "sidecar.raw")
+        load.wait(args.seconds + 30)
+    finally:
+        sidecar.stop()
+    OUT.mkdir(parents=True, exist_ok=True)
+    picture = OUT / "proxy-profile.png"
+    profile.plot(found, "mesh-proxy under load (route, metrics): where the time goes", picture)
+    result.plots.append(picture.name)
+    result.notes.append(
+        f"profile (py-spy, {found.samples} samples, own time): "
+        + ", ".join(f"{name} {found.share(count):.0f} %" for name, count in found.own[:8])
+    )
+
+
 def run(args: argparse.Namespace) -> Result:
     result = Result("proxy", "python -m bench.proxy " + " ".join(sys.argv[1:]))
     work = Path(tempfile.mkdtemp(prefix="meshlab-bench-proxy-"))
@@ -237,6 +264,8 @@ def run(args: argparse.Namespace) -> Result:
                 result.add(figure)
             for server in servers:
                 server.stop()
+        if args.profile:
+            profile_sidecar(work, upstream, result, args)
         if "telemetry" in args.config:
             servers = [
                 start_sidecar(work, "sidecar-telemetry", upstream.port, telemetry=True),
@@ -263,6 +292,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=6)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--profile",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also sample the route sidecar with py-spy under load (default: on)",
+    )
     parser.add_argument(
         "--config",
         type=lambda text: set(text.split(",")),
