@@ -48,9 +48,12 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 # The benchmarks (bench/README.md): each runnable alone, `make bench` runs them all and records the report.
 BENCHES := proxy mtls latency memory gateway
+# The control plane's benchmarks: meshd and stand-in proxies only (no load generator or baseline to set up).
+CONTROL_BENCHES := convergence controlplane
 BENCH_STAMP := $(VENV)/.meshlab-bench-setup
 
-.PHONY: help setup rollout drills test $(GATES) collection changelog clean bench bench-setup $(BENCHES:%=bench-%)
+.PHONY: help setup rollout drills test $(GATES) collection changelog clean bench bench-setup \
+	$(BENCHES:%=bench-%) $(CONTROL_BENCHES:%=bench-%)
 
 help:
 	@echo "make rollout    set up, then ansible-playbook -i $(INVENTORY) playbooks/site.yml"
@@ -63,6 +66,8 @@ help:
 	@echo "make changelog  write changelogs/changelog.yaml and CHANGELOG.md from changelogs/fragments"
 	@echo "make bench      every benchmark, then the report: bench/out/report.md and bench/RESULTS.md"
 	@echo "make bench-<name> one benchmark ($(BENCHES)), its result in bench/out/<name>.json"
+	@echo "make bench-convergence  a VirtualService change to every proxy's ACK: 1000 services, 100 stand-ins"
+	@echo "make bench-controlplane meshd's CPU and RSS with 1000 services and 2000 stand-in proxies"
 	@echo "make clean      remove build/"
 
 setup: $(SETUP_STAMP)
@@ -184,6 +189,10 @@ bench: bench-setup
 	$(BIN)/python -m bench.report --record
 
 $(BENCHES:%=bench-%): bench-%: bench-setup
+	$(BIN)/python -m bench.$* $(BENCH_ARGS)
+	$(BIN)/python -m bench.report
+
+$(CONTROL_BENCHES:%=bench-%): bench-%: setup
 	$(BIN)/python -m bench.$* $(BENCH_ARGS)
 	$(BIN)/python -m bench.report
 

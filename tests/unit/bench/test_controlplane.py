@@ -1,0 +1,28 @@
+"""The control-plane benchmark's arithmetic: vCPU from CPU and wall seconds, and its figures."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.controlplane import MB, Steady, figures, vcpu
+
+
+def test_vcpu_is_cpu_seconds_over_wall_seconds() -> None:
+    assert vcpu(10.0, 13.0, 100.0, 106.0) == pytest.approx(0.5)
+    assert vcpu(10.0, 10.0, 0.0, 1.0) == 0.0
+    with pytest.raises(ValueError, match="no wall time"):
+        vcpu(1.0, 2.0, 5.0, 5.0)
+
+
+def test_figures_judge_median_cpu_and_largest_rss_against_the_targets() -> None:
+    steady = Steady(vcpu=[0.2, 0.9, 0.3], rss=[700 * MB, 760 * MB, 710 * MB], standin_vcpu=0.1)
+    cpu, rss, *rest = figures(steady, 40 * MB, 60 * MB, 3.0, 20.0, 2000)
+    assert cpu.value == pytest.approx(0.3) and cpu.met is True and "0.5" in cpu.target
+    assert rss.value == pytest.approx(760) and rss.met is False and "750 MB" in rss.target
+    assert [(f.name, f.value) for f in rest[:4]] == [
+        ("meshd RSS just started", 40),
+        ("meshd RSS idle with the Services, no proxy", 60),
+        ("certificates for 2000 stand-ins", 3.0),
+        ("2000 stand-ins connected and SYNCED", 20.0),
+    ]
+    assert all(f.met is None for f in rest)
