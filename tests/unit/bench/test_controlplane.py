@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+
 import pytest
 
-from bench.controlplane import MB, Steady, figures, vcpu
+from bench import common
+from bench.controlplane import MB, Peak, Steady, figures, vcpu
 
 
 def test_vcpu_is_cpu_seconds_over_wall_seconds() -> None:
@@ -26,3 +30,21 @@ def test_figures_judge_median_cpu_and_largest_rss_against_the_targets() -> None:
         ("2000 stand-ins connected and SYNCED", 20.0),
     ]
     assert all(f.met is None for f in rest)
+
+
+def test_the_rss_watch_passes_work_through_below_the_limit_and_stops_it_above() -> None:
+    async def work() -> str:
+        await asyncio.sleep(0.01)
+        return "done"
+
+    async def forever() -> None:
+        await asyncio.Event().wait()
+
+    async def scenario() -> None:
+        roomy = Peak(os.getpid(), 1 << 50)
+        assert await roomy.during(work()) == "done"
+        assert 0 < roomy.rss <= 2 * common.rss_bytes(os.getpid())
+        with pytest.raises(common.BenchError, match=r"RSS reached \d+ MB, above --rss-limit 1 MB"):
+            await Peak(os.getpid(), MB).during(forever())
+
+    asyncio.run(asyncio.wait_for(scenario(), 10))
