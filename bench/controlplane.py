@@ -153,7 +153,7 @@ async def sample_steady(meshd: Meshd, fleet: Fleet, seconds: float, windows: int
 
 
 async def measure(args: argparse.Namespace, workdir: Path, result: common.Result) -> None:
-    meshd = Meshd(workdir / "meshd").start()
+    meshd = Meshd(workdir / "meshd", profile=args.profile).start()
     fleet: Fleet | None = None
     try:
         loop = asyncio.get_running_loop()
@@ -246,6 +246,9 @@ def parser() -> argparse.ArgumentParser:
         choices=("per-proxy", "per-service"),
         default="per-proxy",
         help="a key and CSR per stand-in (as every mesh-proxy), or one per service shared by its stand-ins",
+    )
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="run meshd under cProfile, its stats written to this file"
     )
     parser.add_argument("--out", type=Path, default=common.OUT, help="where the result goes (bench/out)")
     return parser

@@ -199,7 +199,7 @@ async def one_change(meshd: Meshd, fleet: Fleet, host: str, prefix: str) -> floa
 
 async def measure(args: argparse.Namespace, workdir: Path) -> tuple[list[Point], list[str]]:
     notes: list[str] = []
-    meshd = Meshd(workdir / "meshd").start()
+    meshd = Meshd(workdir / "meshd", profile=args.profile).start()
     fleet: Fleet | None = None
     try:
         loop = asyncio.get_running_loop()
@@ -287,6 +287,9 @@ def parser() -> argparse.ArgumentParser:
         help="a key and CSR per stand-in (as every mesh-proxy), or one per service shared by its stand-ins",
     )
     parser.add_argument("--decode", action="store_true", help="decode every push in full with the codec")
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="run meshd under cProfile, its stats written to this file"
+    )
     parser.add_argument(
         "--out", type=Path, default=common.OUT, help="where the result and plot go (bench/out)"
     )

@@ -58,7 +58,10 @@ def open_files(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def meshd_command() -> list[str]:
+def meshd_command(profile: Path | None = None) -> list[str]:
+    """meshd's command line; under cProfile writing `profile` when it stops, when one is given."""
+    if profile is not None:
+        return [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "mesh_runtime.meshd"]
     beside = Path(sys.executable).parent / "meshd"
     return [str(beside)] if beside.exists() else [sys.executable, "-m", "mesh_runtime.meshd"]
 
@@ -98,6 +101,8 @@ class Meshd:
     data_dir: Path
     cpu: int | None = common.MEASURED_CPU
     extra_args: tuple[str, ...] = ()
+    #: Run meshd under cProfile, its stats written here when it stops (`python -m pstats FILE`).
+    profile: Path | None = None
     ports: dict[str, int] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
@@ -106,7 +111,7 @@ class Meshd:
         self.ports = {name: common.free_port() for name in ("discovery", "api", "monitoring")}
         self.log_path = self.data_dir.parent / "meshd.log"
         argv = [
-            *meshd_command(),
+            *meshd_command(self.profile),
             "serve",
             "--data-dir",
             str(self.data_dir),
