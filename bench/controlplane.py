@@ -57,6 +57,8 @@ class Steady:
 
     vcpu: list[float] = field(default_factory=list)
     rss: list[int] = field(default_factory=list)
+    #: meshd's largest RSS while the stand-ins connected (before the steady state).
+    peak_rss: int = 0
     standin_vcpu: float = 0.0
     pings: int = 0
 
@@ -92,6 +94,7 @@ def figures(
         rss,
         common.Figure("meshd RSS just started", "MB", (idle_start / MB,)),
         common.Figure("meshd RSS idle with the Services, no proxy", "MB", (idle_services / MB,)),
+        common.Figure("meshd RSS peak while the stand-ins connected", "MB", (steady.peak_rss / MB,)),
         common.Figure(f"certificates for {proxies} stand-ins", "s", (certify_s,)),
         common.Figure(f"{proxies} stand-ins connected and SYNCED", "s", (sync_s,)),
         common.Figure("stand-ins' own vCPU at steady state (this process)", "vCPU", (steady.standin_vcpu,)),
@@ -188,7 +191,6 @@ async def measure(args: argparse.Namespace, workdir: Path, result: common.Result
         synced = time.monotonic()
         await peak.during(wait_quiet(meshd, fleet))
         quiet = time.monotonic()
-        result.add(common.Figure("meshd RSS peak while the stand-ins connected", "MB", (peak.rss / MB,)))
         cpu_synced = common.cpu_seconds(meshd.pid), common.cpu_seconds(os.getpid())
         used = (
             f"CPU seconds from the first CSR to quiet: meshd {cpu_synced[0] - cpu_begun[0]:.1f}, "
@@ -203,6 +205,7 @@ async def measure(args: argparse.Namespace, workdir: Path, result: common.Result
             flush=True,
         )
         steady = await sample_steady(meshd, fleet, args.seconds, args.windows)
+        steady.peak_rss = peak.rss
         for figure in figures(
             steady, idle_start, idle_services, certified - begun, synced - certified, args.proxies
         ):

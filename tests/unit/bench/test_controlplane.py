@@ -19,13 +19,14 @@ def test_vcpu_is_cpu_seconds_over_wall_seconds() -> None:
 
 
 def test_figures_judge_median_cpu_and_largest_rss_against_the_targets() -> None:
-    steady = Steady(vcpu=[0.2, 0.9, 0.3], rss=[700 * MB, 760 * MB, 710 * MB], standin_vcpu=0.1)
+    steady = Steady(vcpu=[0.2, 0.9, 0.3], rss=[700 * MB, 760 * MB, 710 * MB], peak_rss=900 * MB)
     cpu, rss, *rest = figures(steady, 40 * MB, 60 * MB, 3.0, 20.0, 2000)
     assert cpu.value == pytest.approx(0.3) and cpu.met is True and "0.5" in cpu.target
     assert rss.value == pytest.approx(760) and rss.met is False and "750 MB" in rss.target
-    assert [(f.name, f.value) for f in rest[:4]] == [
+    assert [(f.name, f.value) for f in rest[:5]] == [
         ("meshd RSS just started", 40),
         ("meshd RSS idle with the Services, no proxy", 60),
+        ("meshd RSS peak while the stand-ins connected", 900),
         ("certificates for 2000 stand-ins", 3.0),
         ("2000 stand-ins connected and SYNCED", 20.0),
     ]
