@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from . import common
-from .convergence import QUIET, wait_quiet, wait_synced
+from .convergence import QUIET, NotSynced, synced_now, wait_quiet, wait_synced
 from .meshdrun import (
     Meshd,
     apply,
@@ -40,7 +40,7 @@ from .meshdrun import (
     services_yaml,
     temporary_directory,
 )
-from .standin import Fleet
+from .standin import Fleet, StandInError
 
 BENCH = "controlplane"
 TARGET_VCPU, ISTIO_VCPU = 0.5, 1.0
@@ -98,6 +98,25 @@ def figures(
         common.Figure(f"certificates for {proxies} stand-ins", "s", (certify_s,)),
         common.Figure(f"{proxies} stand-ins connected and SYNCED", "s", (sync_s,)),
         common.Figure("stand-ins' own vCPU at steady state (this process)", "vCPU", (steady.standin_vcpu,)),
+    ]
+
+
+def not_synced_figures(
+    exc: NotSynced, idle_start: int, idle_services: int, peak_rss: int, certify_s: float
+) -> list[common.Figure]:
+    """What a run whose stand-ins were not all SYNCED in time measured: how many were, and meshd's memory."""
+    return [
+        common.Figure(
+            f"stand-ins SYNCED {exc.timeout:g} s after the first connect",
+            "proxies",
+            (float(exc.synced),),
+            target=f"all {exc.total}",
+            met=False,
+        ),
+        common.Figure("meshd RSS just started", "MB", (idle_start / MB,)),
+        common.Figure("meshd RSS idle with the Services, no proxy", "MB", (idle_services / MB,)),
+        common.Figure("meshd RSS peak while the stand-ins connected", "MB", (peak_rss / MB,)),
+        common.Figure(f"certificates for {exc.total} stand-ins", "s", (certify_s,)),
     ]
 
 
@@ -178,6 +197,7 @@ async def measure(args: argparse.Namespace, workdir: Path, result: common.Result
             workdir / "certs",
             names,
             certificates=args.certificates,
+            timeout=args.sync_timeout,
         )
         peak = Peak(meshd.pid, int(args.rss_limit * MB))
         begun = time.monotonic()
@@ -185,9 +205,24 @@ async def measure(args: argparse.Namespace, workdir: Path, result: common.Result
         await peak.during(fleet.certify(args.proxies))
         certified = time.monotonic()
         print(f"{args.proxies} certificates ({args.certificates}) in {certified - begun:.2f} s", flush=True)
-        await peak.during(fleet.connect())
-        connected = time.monotonic()
-        await peak.during(wait_synced(meshd, fleet, timeout=args.sync_timeout))
+        try:
+            await peak.during(asyncio.wait_for(fleet.connect(), args.sync_timeout))
+            connected = time.monotonic()
+            left = max(args.sync_timeout - (connected - certified), 1.0)
+            await peak.during(wait_synced(meshd, fleet, timeout=left))
+        except (NotSynced, StandInError, TimeoutError) as exc:
+            if not isinstance(exc, NotSynced):
+                why = str(exc) or f"{fleet.opened()} streams open after {args.sync_timeout:g} s"
+                exc = NotSynced(await synced_now(meshd, fleet), args.proxies, args.sync_timeout, why)
+            # No steady state to measure: record what was, so that the miss is on the record.
+            for figure in not_synced_figures(exc, idle_start, idle_services, peak.rss, certified - begun):
+                result.add(figure)
+            spent = common.cpu_seconds(meshd.pid) - cpu_begun[0]
+            result.notes.append(
+                f"not all SYNCED within --sync-timeout {exc.timeout:g} s: no steady state measured; "
+                f"meshd used {spent:.1f} CPU seconds since the first CSR"
+            )
+            raise exc from None
         synced = time.monotonic()
         await peak.during(wait_quiet(meshd, fleet))
         quiet = time.monotonic()
@@ -237,7 +272,12 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--proxies", type=int, default=2000, help="connected stand-in proxies (2000)")
     parser.add_argument("--seconds", type=float, default=60.0, help="steady state measured over (60)")
     parser.add_argument("--windows", type=int, default=6, help="CPU measured in this many windows (6)")
-    parser.add_argument("--sync-timeout", type=float, default=600.0, help="for all to be SYNCED (600 s)")
+    parser.add_argument(
+        "--sync-timeout",
+        type=float,
+        default=600.0,
+        help="for all to connect and be SYNCED, from the first connect (600 s)",
+    )
     parser.add_argument(
         "--rss-limit",
         type=float,
@@ -277,8 +317,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     workdir = temporary_directory("bench-controlplane-")
     try:
         asyncio.run(measure(args, workdir, result))
-    except common.BenchError as exc:
+    except (common.BenchError, StandInError) as exc:
         print(f"controlplane: {exc}", file=sys.stderr)
+        if result.figures:
+            result.mark_load("end")
+            print(f"written {result.write(args.out)} (what was measured before it stopped)", file=sys.stderr)
         return 1
     finally:
         remove(workdir)

@@ -352,6 +352,7 @@ class Fleet:
         certificates: str = "per-proxy",
         decode: bool = False,
         concurrency: int = 32,
+        timeout: float = TIMEOUT,
     ) -> None:
         if certificates not in ("per-proxy", "per-service"):
             raise ValueError(f"certificates: per-proxy or per-service, not {certificates!r}")
@@ -362,6 +363,8 @@ class Fleet:
         self.services = list(services)
         self.certificates = certificates
         self.decode = decode
+        #: How long one stand-in may wait for its TLS handshake and 101 (meshd busy pushing answers late).
+        self.timeout = timeout
         self.watch = Watch()
         self.stand_ins: list[StandIn] = []
         self._limit = asyncio.Semaphore(concurrency)
@@ -409,10 +412,23 @@ class Fleet:
         async with self._limit:
             return await obtain(self.host, self.port, self.root_cert, self.token, identity, self.directory)
 
+    def opened(self) -> int:
+        """How many stand-ins have their stream open (meshd answered 101)."""
+        return sum(1 for s in self.stand_ins if s.protocol is not None and s.protocol.opened.done())
+
     async def connect(self) -> None:
-        """Open the stream of every stand-in not connected yet; StandInError if meshd refuses one."""
+        """Open the stream of every stand-in not connected yet; StandInError if meshd refuses one or does
+        not answer within the fleet's timeout."""
         waiting = [s for s in self.stand_ins if s.protocol is None]
-        await asyncio.gather(*(self._connect_one(s) for s in waiting))
+        try:
+            await asyncio.gather(*(self._connect_one(s) for s in waiting))
+        except (TimeoutError, OSError) as exc:
+            why = f"no answer within {self.timeout:g} s" if isinstance(exc, TimeoutError) else str(exc)
+            unopened = len(self.stand_ins) - self.opened()
+            raise StandInError(
+                f"{unopened} of {len(self.stand_ins)} stand-ins could not open their stream to meshd at "
+                f"{self.host}:{self.port}: {why}"
+            ) from None
 
     async def _connect_one(self, stand_in: StandIn) -> None:
         loop = asyncio.get_running_loop()
@@ -425,10 +441,10 @@ class Fleet:
                     ssl=stand_in.credentials.context,
                     server_hostname=self.host,
                 ),
-                TIMEOUT,
+                self.timeout,
             )
             stand_in.protocol = protocol
-            await asyncio.wait_for(protocol.opened, TIMEOUT)
+            await asyncio.wait_for(protocol.opened, self.timeout)
 
     async def close(self) -> None:
         for stand_in in self.stand_ins:

@@ -8,7 +8,8 @@ import os
 import pytest
 
 from bench import common
-from bench.controlplane import MB, Peak, Steady, figures, vcpu
+from bench.controlplane import MB, Peak, Steady, figures, not_synced_figures, vcpu
+from bench.convergence import NotSynced
 
 
 def test_vcpu_is_cpu_seconds_over_wall_seconds() -> None:
@@ -49,3 +50,11 @@ def test_the_rss_watch_passes_work_through_below_the_limit_and_stops_it_above() 
             await Peak(os.getpid(), MB).during(forever())
 
     asyncio.run(asyncio.wait_for(scenario(), 10))
+
+
+def test_a_run_not_synced_in_time_records_the_miss_and_the_memory() -> None:
+    miss = NotSynced(1234, 2000, 600.0, "meshd log")
+    assert "1234 of the 2000 stand-ins were SYNCED after 600 s" in str(miss)
+    synced, *memory = not_synced_figures(miss, 40 * MB, 60 * MB, 3000 * MB, 12.0)
+    assert (synced.value, synced.target, synced.met) == (1234, "all 2000", False)
+    assert [f.value for f in memory] == [40, 60, 3000, 12.0]

@@ -6,7 +6,16 @@ import argparse
 
 import pytest
 
-from bench.convergence import Point, change_marker, convergence, figures, missing, parse_counts, sweep_counts
+from bench.convergence import (
+    Point,
+    change_marker,
+    convergence,
+    figures,
+    missing,
+    parse_counts,
+    sweep_counts,
+    synced_in,
+)
 from bench.standin import PushEvent
 
 MARK = change_marker("/bench-x-100-3")
@@ -67,3 +76,9 @@ def test_figures_judge_the_p99_at_the_main_count_only() -> None:
     assert p99.value == pytest.approx(0.3 * 0 + 0.4 + (0.9 - 0.4) * 0.96) and p99.met is False
     assert "0.5 s" in p99.target and all(f.met is None for f in out if f is not p99)
     assert figures([Point(100, (0.1, 0.2))], 100)[2].met is True
+
+
+def test_synced_in_counts_only_the_fleets_synced_proxies() -> None:
+    rows = [{"id": "a", "state": "SYNCED"}, {"id": "b", "state": "STALE"}, {"id": "x", "state": "SYNCED"}]
+    assert synced_in(rows, ["a", "b", "c"]) == 1
+    assert synced_in([], ["a"]) == 0
