@@ -47,13 +47,14 @@ export LC_ALL := C.UTF-8
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 # The benchmarks (bench/README.md): each runnable alone, `make bench` runs them all and records the report.
-BENCHES := proxy mtls latency memory gateway hotpath ca rollout
+BENCHES := proxy mtls latency memory gateway hotpath convergence controlplane ca rollout
 # bench-rollout measures site.yml on a mesh of its own under a temporary directory unless told otherwise:
 # BENCH_ARGS=--from-nothing runs it on inventories/local (/opt/meshlab, the usual ports) after teardown.yml.
 BENCH_DEFAULT_ARGS_rollout := --isolated
 BENCH_STAMP := $(VENV)/.meshlab-bench-setup
 
-.PHONY: help setup rollout drills test $(GATES) collection changelog clean bench bench-setup $(BENCHES:%=bench-%)
+.PHONY: help setup rollout drills test $(GATES) collection changelog clean bench bench-setup \
+	$(BENCHES:%=bench-%)
 
 help:
 	@echo "make rollout    set up, then ansible-playbook -i $(INVENTORY) playbooks/site.yml"
