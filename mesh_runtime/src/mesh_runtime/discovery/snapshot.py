@@ -114,6 +114,9 @@ class Snapshot:
     services: tuple[MeshService, ...] = ()
     services_by_host: Mapping[str, MeshService] = field(default_factory=dict)
     workloads_by_namespace: Mapping[str, tuple[Workload, ...]] = field(default_factory=dict)
+    #: What builders derive from the snapshot alone, kept for the next proxy (a service port's endpoints are
+    #: the same for every proxy): filled as they are first asked for, never changed after.
+    derived: dict[object, object] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @property
     def version(self) -> str:

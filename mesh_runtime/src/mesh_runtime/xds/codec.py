@@ -15,15 +15,37 @@ class DecodeError(ValueError):
     """Config that does not fit the contract; the message names the field path."""
 
 
+#: Types encoded as they are.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+#: Each dataclass's field names, in order; None for a type that is not a dataclass (learnt as met).
+_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
+
+
 def encode(value: Any) -> Any:
-    """A dataclass tree as plain JSON-able data (tuples become lists, int dict keys become strings)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    """A dataclass tree as plain JSON-able data (tuples become lists, int dict keys become strings).
+
+    meshd encodes every proxy's config on every push: the field names of each dataclass are looked up once,
+    and plain values return at once."""
+    cls = type(value)
+    if cls in _SCALARS:
+        return value
+    try:
+        names = _FIELD_NAMES[cls]
+    except KeyError:
+        names = _FIELD_NAMES[cls] = _field_names(cls)
+    if names is not None:
+        return {name: encode(getattr(value, name)) for name in names}
     if isinstance(value, (list, tuple)):
         return [encode(v) for v in value]
     if isinstance(value, dict):
         return {str(k): encode(v) for k, v in value.items()}
     return value
+
+
+def _field_names(cls: type) -> tuple[str, ...] | None:
+    if dataclasses.is_dataclass(cls):
+        return tuple(f.name for f in dataclasses.fields(cls))
+    return None
 
 
 def decode(cls: type[T], data: Any, path: str = "") -> T:

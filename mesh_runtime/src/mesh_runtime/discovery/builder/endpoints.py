@@ -45,10 +45,21 @@ def service_load_assignments(
 
 
 def service_endpoints(snapshot: Snapshot, service: MeshService, port: ServicePort) -> tuple[Endpoint, ...]:
-    """Every endpoint of one service port, healthy or not, in a stable order."""
+    """Every endpoint of one service port, healthy or not, in a stable order. The same for every proxy:
+    built once per snapshot (kept in `snapshot.derived`, beside the service it belongs to)."""
+    key = ("endpoints", id(service), port.name, port.port)
+    known = snapshot.derived.get(key)
+    if known is not None:
+        return known[1]  # type: ignore[index,no-any-return]
+    endpoints = _service_endpoints(snapshot, service, port)
+    snapshot.derived[key] = (service, endpoints)  # the service kept alive: its id stays its own
+    return endpoints
+
+
+def _service_endpoints(snapshot: Snapshot, service: MeshService, port: ServicePort) -> tuple[Endpoint, ...]:
     found: list[Endpoint] = []
     if service.selector is not None:
-        candidates = snapshot.workloads_by_namespace.get(service.namespace, ())
+        candidates = _candidates(snapshot, service.namespace, service.selector)
         found += _workload_endpoints(snapshot, candidates, service.selector, port)
     found += [_static(snapshot, service, e, port) for e in service.static_endpoints]
     if (
@@ -61,6 +72,26 @@ def service_endpoints(snapshot: Snapshot, service: MeshService, port: ServicePor
         target = port.target_port if isinstance(port.target_port, int) else port.port
         found.append(Endpoint(address=service.hostname, port=target, has_sidecar=False))
     return tuple(sorted(found, key=lambda e: (e.namespace, e.workload, e.address, e.port)))
+
+
+def _candidates(snapshot: Snapshot, namespace: str, selector: Mapping[str, str]) -> tuple[Workload, ...]:
+    """The namespace's workloads that carry the selector's first label (all of them for an empty selector),
+    from an index by label built once per snapshot and namespace; the caller matches the rest."""
+    workloads = snapshot.workloads_by_namespace.get(namespace, ())
+    if not selector:
+        return workloads
+    key = ("workloads by label", namespace)
+    index = snapshot.derived.get(key)
+    if index is None:
+        built: dict[tuple[str, str], list[Workload]] = {}
+        for workload in workloads:
+            for label in workload.labels.items():
+                built.setdefault(label, []).append(workload)
+        index = snapshot.derived[key] = {label: tuple(found) for label, found in built.items()}
+    assert isinstance(index, dict)
+    first = next(iter(selector.items()))
+    found: tuple[Workload, ...] = index.get(first, ())
+    return found
 
 
 def _workload_endpoints(
