@@ -9,6 +9,7 @@ but the arithmetic (tests/unit/bench).
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -17,8 +18,10 @@ import shutil
 import socket
 import statistics
 import subprocess
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -233,3 +236,45 @@ def read_result(path: Path) -> Result:
         load={k: (v[0], v[1], v[2]) for k, v in body.get("load", {}).items()},
         machine=body.get("machine", {}),
     )
+
+
+# -- running a benchmark ----------------------------------------------------------------------------------
+
+
+def bench_main(
+    name: str,
+    parser: argparse.ArgumentParser,
+    run: Callable[[argparse.Namespace], Result],
+    argv: list[str] | None,
+) -> int:
+    """`python -m bench.<name>`: its options, its run, its result written; a BenchError is a message and 1."""
+    args = parser.parse_args(argv)
+    try:
+        result = run(args)
+    except BenchError as exc:
+        print(f"bench.{name}: {exc}", file=sys.stderr)
+        return 1
+    print(f"written {result.write().relative_to(ROOT)}")
+    return 0
+
+
+def parser_for(doc: str | None) -> argparse.ArgumentParser:
+    """A benchmark's option parser, described by the first paragraph of its module's docstring."""
+    return argparse.ArgumentParser(description=doc.split("\n\n")[0] if doc else None)
+
+
+@contextmanager
+def plot_to(path: Path, size: tuple[float, float] = (7, 4)) -> Iterator[Any]:
+    """A matplotlib figure's axes (Agg: no screen), saved to `path` as PNG when the block ends."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=size)
+    try:
+        yield axes
+        figure.tight_layout()
+        figure.savefig(path, dpi=110)
+    finally:
+        plt.close(figure)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .baselines import Server, start_nginx_proxy, start_upstream
 from .chain import mesh_chain
-from .common import ROOT, BenchError, Figure, Result, cpu_seconds, free_port
+from .common import BenchError, Figure, Result, bench_main, cpu_seconds, free_port, parser_for
 from .loadgen import run_wrk
 from .proxy import PATH
 
@@ -89,18 +89,11 @@ def run(args: argparse.Namespace) -> Result:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = parser_for(__doc__)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=6)
     parser.add_argument("--connections", type=int, default=64)
-    args = parser.parse_args(argv)
-    try:
-        result = run(args)
-    except BenchError as exc:
-        print(f"bench.gateway: {exc}", file=sys.stderr)
-        return 1
-    print(f"written {result.write().relative_to(ROOT)}")
-    return 0
+    return bench_main("gateway", parser, run, argv)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import re
 import subprocess
 import sys
 
-from .common import ROOT, BenchError, Figure, Result, need
+from .common import ROOT, BenchError, Figure, Result, bench_main, need, parser_for
 
 CONFIGS = {
     "route and metrics": (0, 0, 0),
@@ -86,16 +86,9 @@ def run(args: argparse.Namespace) -> Result:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = parser_for(__doc__)
     parser.add_argument("--requests", type=int, default=2000)
-    args = parser.parse_args(argv)
-    try:
-        result = run(args)
-    except BenchError as exc:
-        print(f"bench.hotpath: {exc}", file=sys.stderr)
-        return 1
-    print(f"written {result.write().relative_to(ROOT)}")
-    return 0
+    return bench_main("hotpath", parser, run, argv)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,18 @@ import tempfile
 from pathlib import Path
 
 from .chain import PATH, SERVER_HOST, mesh_chain
-from .common import LOAD_CPU, OUT, ROOT, BenchError, Figure, Result, median, percentile
+from .common import (
+    LOAD_CPU,
+    OUT,
+    BenchError,
+    Figure,
+    Result,
+    bench_main,
+    median,
+    parser_for,
+    percentile,
+    plot_to,
+)
 from .loadgen import RateRun, constant_rate
 
 #: Istio 1.20's published added latency at 1000 rps (p90, p99) and the issue's targets, in milliseconds.
@@ -51,23 +62,15 @@ def figures(runs: list[tuple[RateRun, RateRun]]) -> list[Figure]:
 
 
 def plot(mesh: RateRun, direct: RateRun, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(7, 4))
     positions = range(len(PLOTTED))
-    for run, label in ((direct, "client → app"), (mesh, "client → sidecar → mTLS → sidecar → app")):
-        axes.plot(positions, [percentile(run.service, q) * 1e3 for q in PLOTTED], marker="o", label=label)
-    axes.set_xticks(list(positions), [f"p{q:g}" for q in PLOTTED])
-    axes.set_ylabel("latency (ms)")
-    axes.set_title("Latency at a constant rate, by percentile")
-    axes.grid(alpha=0.3)
-    axes.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    with plot_to(path) as axes:
+        for run, label in ((direct, "client → app"), (mesh, "client → sidecar → mTLS → sidecar → app")):
+            axes.plot(positions, [percentile(run.service, q) * 1e3 for q in PLOTTED], marker="o", label=label)
+        axes.set_xticks(list(positions), [f"p{q:g}" for q in PLOTTED])
+        axes.set_ylabel("latency (ms)")
+        axes.set_title("Latency at a constant rate, by percentile")
+        axes.grid(alpha=0.3)
+        axes.legend()
 
 
 def run(args: argparse.Namespace) -> Result:
@@ -140,19 +143,12 @@ def run(args: argparse.Namespace) -> Result:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = parser_for(__doc__)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--connections", type=int, default=16)
-    args = parser.parse_args(argv)
-    try:
-        result = run(args)
-    except BenchError as exc:
-        print(f"bench.latency: {exc}", file=sys.stderr)
-        return 1
-    print(f"written {result.write().relative_to(ROOT)}")
-    return 0
+    return bench_main("latency", parser, run, argv)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,20 @@ import time
 from pathlib import Path
 
 from .baselines import Server, start_haproxy, start_nginx_proxy, start_upstream
-from .common import LOAD_CPU, OUT, ROOT, BenchError, Figure, Result, free_port, need, pinned, rss_bytes
+from .common import (
+    LOAD_CPU,
+    OUT,
+    BenchError,
+    Figure,
+    Result,
+    bench_main,
+    free_port,
+    need,
+    parser_for,
+    pinned,
+    plot_to,
+    rss_bytes,
+)
 from .proxy import PATH, start_sidecar
 
 RSS_TARGET_MB = 30.0
@@ -44,25 +57,17 @@ def at_warm(samples: list[tuple[float, float]], warm: float = WARM) -> float:
 
 
 def plot(series: dict[str, list[tuple[float, float]]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(7, 4))
-    for name, samples in series.items():
-        axes.plot([at / 60 for at, _ in samples], [rss for _, rss in samples], label=name)
-    axes.axhline(
-        RSS_TARGET_MB, color="grey", linestyle="--", linewidth=1, label=f"target {RSS_TARGET_MB:g} MB"
-    )
-    axes.set_xlabel("minutes under load")
-    axes.set_ylabel("RSS (MB)")
-    axes.set_title("Resident memory under a steady load")
-    axes.grid(alpha=0.3)
-    axes.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    with plot_to(path) as axes:
+        for name, samples in series.items():
+            axes.plot([at / 60 for at, _ in samples], [rss for _, rss in samples], label=name)
+        axes.axhline(
+            RSS_TARGET_MB, color="grey", linestyle="--", linewidth=1, label=f"target {RSS_TARGET_MB:g} MB"
+        )
+        axes.set_xlabel("minutes under load")
+        axes.set_ylabel("RSS (MB)")
+        axes.set_title("Resident memory under a steady load")
+        axes.grid(alpha=0.3)
+        axes.legend()
 
 
 def run(args: argparse.Namespace) -> Result:
@@ -154,18 +159,11 @@ def run(args: argparse.Namespace) -> Result:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = parser_for(__doc__)
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--interval", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=16)
-    args = parser.parse_args(argv)
-    try:
-        result = run(args)
-    except BenchError as exc:
-        print(f"bench.memory: {exc}", file=sys.stderr)
-        return 1
-    print(f"written {result.write().relative_to(ROOT)}")
-    return 0
+    return bench_main("memory", parser, run, argv)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .baselines import Server, start_nginx_tls_proxy, start_tls_upstream, start_upstream
 from .chain import PATH, SERVER_HOST, Chain, mesh_chain
-from .common import ROOT, BenchError, Figure, Result, cpu_seconds, free_port, median
+from .common import BenchError, Figure, Result, bench_main, cpu_seconds, free_port, median, parser_for
 from .loadgen import run_wrk
 
 TARGET_US = 50.0
@@ -132,18 +132,11 @@ def run(args: argparse.Namespace) -> Result:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = parser_for(__doc__)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=6)
     parser.add_argument("--connections", type=int, default=32)
-    args = parser.parse_args(argv)
-    try:
-        result = run(args)
-    except BenchError as exc:
-        print(f"bench.mtls: {exc}", file=sys.stderr)
-        return 1
-    print(f"written {result.write().relative_to(ROOT)}")
-    return 0
+    return bench_main("mtls", parser, run, argv)
 
 
 if __name__ == "__main__":

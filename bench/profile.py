@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from .common import BenchError
+from .common import BenchError, plot_to
 
 
 @dataclass(frozen=True)
@@ -82,18 +82,10 @@ def record(pid: int, seconds: int, out: Path) -> Profile:
 
 
 def plot(profile: Profile, title: str, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     names = [name for name, _ in reversed(profile.own)]
     shares = [profile.share(count) for _, count in reversed(profile.own)]
-    figure, axes = plt.subplots(figsize=(9, 0.35 * len(names) + 1.2))
-    axes.barh(names, shares)
-    axes.set_xlabel("share of samples, own time (%)")
-    axes.set_title(title)
-    axes.tick_params(axis="y", labelsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    with plot_to(path, size=(9, 0.35 * len(names) + 1.2)) as axes:
+        axes.barh(names, shares)
+        axes.set_xlabel("share of samples, own time (%)")
+        axes.set_title(title)
+        axes.tick_params(axis="y", labelsize=8)

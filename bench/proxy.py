@@ -35,13 +35,14 @@ from .common import (
     LOAD_CPU,
     MEASURED_CPU,
     OUT,
-    ROOT,
     BenchError,
     Figure,
     Result,
+    bench_main,
     cpu_seconds,
     free_port,
     median,
+    parser_for,
     pinned,
     rss_bytes,
 )
@@ -53,6 +54,7 @@ PATH = "/details/0"
 ROUTE_MEDIAN_TARGET, ROUTE_WORST_TARGET = 1.2, 1.4
 #: Per request and sidecar, with telemetry (Istio publishes 0.20 vCPU per 1000 rps: 200 µs).
 TELEMETRY_TARGET_US = 50.0
+CONFIGURATIONS = frozenset({"route", "telemetry"})
 
 
 def sidecar_config(outbound_port: int, upstream_port: int, zipkin: str = "") -> dict[str, object]:
@@ -287,8 +289,16 @@ def run(args: argparse.Namespace) -> Result:
     return result
 
 
+def configurations(text: str) -> set[str]:
+    chosen = set(text.split(","))
+    unknown = chosen - CONFIGURATIONS
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown {', '.join(sorted(unknown))}; choose route, telemetry")
+    return chosen
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = parser_for(__doc__)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=6)
     parser.add_argument("--connections", type=int, default=32)
@@ -299,23 +309,9 @@ def main(argv: list[str] | None = None) -> int:
         help="also sample the route sidecar with py-spy under load (default: on)",
     )
     parser.add_argument(
-        "--config",
-        type=lambda text: set(text.split(",")),
-        default={"route", "telemetry"},
-        help="route, telemetry (default both)",
+        "--config", type=configurations, default=CONFIGURATIONS, help="route, telemetry (default both)"
     )
-    args = parser.parse_args(argv)
-    unknown = args.config - {"route", "telemetry"}
-    if unknown:
-        parser.error(f"--config: unknown {', '.join(sorted(unknown))}; choose route, telemetry")
-    try:
-        result = run(args)
-    except BenchError as exc:
-        print(f"bench.proxy: {exc}", file=sys.stderr)
-        return 1
-    path = result.write()
-    print(f"written {path.relative_to(ROOT)}")
-    return 0
+    return bench_main("proxy", parser, run, argv)
 
 
 if __name__ == "__main__":

@@ -30,41 +30,17 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("MESHLAB_SHARED", ROOT.parent / "shared"))
 TOOL = SHARED / "tools" / "proxy_cost.py"
 OUTBOUND_PORT, ADMIN_PORT, UPSTREAM_PORT = 19101, 19100, 18080
-CLUSTER = "outbound|9080||details.default.svc.cluster.local"
 RATIO = re.compile(r"^ratio \(proxy / nginx, CPU per request\): ([0-9.]+)$", re.MULTILINE)
 #: The project's target: CPU per request at most 1.5 times nginx's, routing and metrics on.
 TARGET = 1.5
 
 
 def bench_config() -> dict[str, object]:
-    sys.path.insert(0, str(ROOT / "mesh_runtime" / "src"))
-    from mesh_runtime import xds
+    """The sidecar bench/proxy.py measures, on this script's ports."""
+    sys.path[:0] = [str(ROOT), str(ROOT / "mesh_runtime" / "src")]
+    from bench.proxy import sidecar_config
 
-    route = xds.Route(
-        name="details",
-        matches=(xds.RouteMatch(uri=xds.StringMatch("prefix", "/details")),),
-        clusters=(xds.WeightedCluster(CLUSTER),),
-    )
-    config = xds.ProxyConfig(
-        version="bench",
-        node=xds.Node(
-            id="bench.default", type="sidecar", namespace="default", workload="bench", service_account="bench"
-        ),
-        listeners=(xds.Listener("outbound", "outbound", "127.0.0.1", OUTBOUND_PORT, route_config="9080"),),
-        route_configs=(
-            xds.RouteConfiguration(
-                "9080",
-                (xds.VirtualHost("details:9080", ("details", "details:9080", "*"), (route,)),),
-            ),
-        ),
-        clusters=(xds.Cluster(name=CLUSTER, service="details.default.svc.cluster.local", port=9080),),
-        endpoints=(
-            xds.ClusterLoadAssignment(
-                CLUSTER, (xds.Endpoint("127.0.0.1", UPSTREAM_PORT, has_sidecar=False),)
-            ),
-        ),
-    )
-    return xds.encode(config)  # type: ignore[no-any-return]
+    return sidecar_config(OUTBOUND_PORT, UPSTREAM_PORT)
 
 
 def summary(ratios: list[float]) -> str:
