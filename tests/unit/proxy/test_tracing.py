@@ -120,3 +120,16 @@ def test_configure_reads_the_pushed_telemetry(loop: asyncio.AbstractEventLoop) -
     assert tracer.collector == ("127.0.0.1", 9411)
     assert tracer.sampling == 25.0
     assert tracer.service_name == "reviews.default"
+
+
+def test_trace_headers_cost_nothing_with_tracing_off(loop: asyncio.AbstractEventLoop) -> None:
+    """Without a collector the incoming trace headers are forwarded as they came, and not even noted."""
+    harness = make_harness(sidecar_config(), loop)
+    (upstream,) = harness.pool()
+    client, _ = harness.connect()
+    client.data_received(
+        b"GET /r HTTP/1.1\r\nHost: reviews:9080\r\nx-b3-traceid: 463ac35c9f6413ad\r\nx-b3-sampled: 1\r\n\r\n"
+    )
+    assert client.trace_headers is None
+    sent = upstream.transport.take()
+    assert b"x-b3-traceid: 463ac35c9f6413ad\r\n" in sent and b"traceparent" not in sent

@@ -82,6 +82,7 @@ class HeadBeingParsed(Protocol):
     request_id: bytes
     client_cert_line: bytes
     listener_ref: ListenerConfigRef
+    runtime: ConnectionRuntime
 
 
 def classify(name: bytes) -> int:
@@ -123,7 +124,7 @@ def note_special_header(request: HeadBeingParsed, kind: int, name: bytes, value:
     elif kind == PEER_METADATA:
         request.peer_metadata = value  # read by the receiving sidecar, never seen by an app
         return True
-    elif kind == TRACE:
+    elif kind == TRACE and request.runtime.tracer.collector is not None:  # noted only when tracing is on
         note_trace_header(request, name.lower(), value.strip())
     return False
 
@@ -196,6 +197,7 @@ class RequestHead:
     clock: Callable[[], float]
     client_cert_line: bytes
     listener_ref: ListenerConfigRef
+    runtime: ConnectionRuntime
 
     def __init__(self) -> None:
         self.in_head = False
